@@ -1,0 +1,27 @@
+"""The database layer: every SQL statement of leadhook lives in this package.
+
+Public surface: :class:`Store` (the process's writer and readers), :func:`connect`,
+:func:`migrate`, the modules ``clients``, ``leads``, ``messages``, ``jobs``, and the errors.
+"""
+
+from db import clients, jobs, leads, messages
+from db._connection import connect
+from db._errors import DatabaseError, DatabaseUnavailable
+from db._migrations import migrate
+from db._store import Store
+from db._time import iso, parse_iso, utcnow
+
+__all__ = [
+    "DatabaseError",
+    "DatabaseUnavailable",
+    "Store",
+    "clients",
+    "connect",
+    "iso",
+    "jobs",
+    "leads",
+    "messages",
+    "migrate",
+    "parse_iso",
+    "utcnow",
+]

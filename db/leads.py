@@ -1,0 +1,113 @@
+"""Leads: matching an incoming contact to a lead of the client, and the roll-up timestamps."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+
+from sqlite_utils import Database
+
+from db._connection import one
+
+_NON_DIGITS = re.compile(r"\D+")
+
+
+def phone_digits(phone: str | None) -> str | None:
+    digits = _NON_DIGITS.sub("", phone or "")
+    return digits or None
+
+
+@dataclass(frozen=True)
+class LeadFields:
+    """What a webhook knows about the contact; blanks are None."""
+
+    ghl_contact_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    linkedin_id: str | None = None
+    linkedin_url: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+    def cleaned(self) -> LeadFields:
+        values = {f.name: (getattr(self, f.name) or "").strip() or None for f in fields(self)}
+        if values["email"]:
+            values["email"] = values["email"].lower()
+        return LeadFields(**values)
+
+
+# Identifiers tried in order; each channel supplies only the ones it has.
+_MATCH_ORDER = ("ghl_contact_id", "linkedin_id", "linkedin_url", "email", "phone_digits")
+_FILLABLE = ("ghl_contact_id", "email", "phone", "linkedin_id", "linkedin_url")
+_FILLABLE += ("first_name", "last_name", "phone_digits")
+
+
+def find_or_create_lead(db: Database, client_id: int, lead: LeadFields, *, now: str) -> int:
+    """Return the id of the client's lead for these identifiers, creating it if none matches.
+
+    A match only fills the lead's blank fields. Run inside a write transaction
+    (BEGIN IMMEDIATE), so find-then-insert cannot race.
+    """
+    lead = lead.cleaned()
+    values = {f.name: getattr(lead, f.name) for f in fields(lead)}
+    values["phone_digits"] = phone_digits(lead.phone)
+    for column in _MATCH_ORDER:
+        if values[column] is None:
+            continue
+        found = one(
+            db,
+            f"SELECT id FROM leads WHERE client_id = ? AND {column} = ? ORDER BY id LIMIT 1",
+            (client_id, values[column]),
+        )
+        if found:
+            _fill_blanks(db, found["id"], values, now)
+            return found["id"]
+    row = one(
+        db,
+        """INSERT INTO leads (client_id, ghl_contact_id, email, phone, phone_digits, linkedin_id,
+                              linkedin_url, first_name, last_name, status, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?) RETURNING id""",
+        (
+            client_id,
+            values["ghl_contact_id"],
+            values["email"],
+            values["phone"],
+            values["phone_digits"],
+            values["linkedin_id"],
+            values["linkedin_url"],
+            values["first_name"],
+            values["last_name"],
+            now,
+            now,
+        ),
+    )
+    assert row is not None
+    return row["id"]
+
+
+def _fill_blanks(db: Database, lead_id: int, values: dict, now: str) -> None:
+    present = [c for c in _FILLABLE if values.get(c) is not None]
+    if not present:
+        return
+    sets = ", ".join(f"{c} = COALESCE(NULLIF({c}, ''), ?)" for c in present)
+    blanks = " OR ".join(f"COALESCE({c}, '') = ''" for c in present)
+    db.execute(
+        f"UPDATE leads SET {sets}, updated_at = ? WHERE id = ? AND ({blanks})",
+        (*[values[c] for c in present], now, lead_id),
+    )
+
+
+def bump_rollups(db: Database, lead_id: int, *, direction: str, at: str, now: str) -> None:
+    """Advance ``last_<direction>_at`` and ``last_message_at`` (never backwards)."""
+    column = "last_inbound_at" if direction == "inbound" else "last_outbound_at"
+    db.execute(
+        f"""UPDATE leads SET {column} = MAX(COALESCE({column}, ''), :at),
+                             last_message_at = MAX(COALESCE(last_message_at, ''), :at),
+                             updated_at = :now
+            WHERE id = :id""",
+        {"at": at, "now": now, "id": lead_id},
+    )
+
+
+def get_lead(db: Database, lead_id: int) -> dict | None:
+    return one(db, "SELECT * FROM leads WHERE id = ?", (lead_id,))
