@@ -13,9 +13,17 @@ from litestar.exceptions import HTTPException
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 
+import ai
 import db
 from config import Settings
-from handlers import WEBHOOK_CONTROLLERS, HealthController, error_response
+from handlers import (
+    WEBHOOK_CONTROLLERS,
+    CronController,
+    HealthController,
+    TelemetryController,
+    TokenCache,
+    error_response,
+)
 from scheduler import scheduler_lifespan
 
 log = logging.getLogger("leadhook")
@@ -27,7 +35,11 @@ def store_lifespan_factory(settings: Settings):
         migrated = db.migrate(db.connect(settings.db_path))
         if migrated:
             log.info("applied migrations: %s", ", ".join(migrated))
-        store = db.Store(settings.db_path)
+        store = db.Store(
+            settings.db_path,
+            busy_timeout_ms=settings.busy_timeout_ms,
+            max_batch=settings.writer_max_batch,
+        )
         app.state.store = store
         try:
             yield
@@ -37,21 +49,44 @@ def store_lifespan_factory(settings: Settings):
     return store_lifespan
 
 
+def ai_lifespan_factory(prices: ai.PriceTable):
+    @asynccontextmanager
+    async def ai_lifespan(app: Litestar) -> AsyncIterator[None]:
+        """The AI client on ``app.state.ai``; its telemetry is flushed before the store closes."""
+        state = app.state
+        client = ai.create_client(state.settings, state.store, clock=state.clock, prices=prices)
+        state.ai = client
+        log.info("AI provider %s, model %s", client.provider.name, client.model)
+        try:
+            yield
+        finally:
+            await client.flush()
+            await client.close()
+
+    return ai_lifespan
+
+
 def create_app(
     settings: Settings | None = None, *, clock: Callable[[], datetime] = db.utcnow
 ) -> Litestar:
     """Build the app. Tests pass their own settings (a temp database) and clock."""
     settings = settings or Settings.from_env()
+    # An invalid LEADHOOK_AI_PRICES_JSON stops the start here, with what is wrong.
+    ai_prices = ai.PriceTable.from_json(settings.ai_prices_json)
     webhooks = Router(
         path="/",
         route_handlers=WEBHOOK_CONTROLLERS,
         request_max_body_size=settings.max_body_bytes,
     )
     return Litestar(
-        route_handlers=[webhooks, HealthController],
-        lifespan=[store_lifespan_factory(settings), scheduler_lifespan],
+        route_handlers=[webhooks, HealthController, CronController, TelemetryController],
+        lifespan=[
+            store_lifespan_factory(settings),
+            ai_lifespan_factory(ai_prices),
+            scheduler_lifespan,
+        ],
         exception_handlers={HTTPException: error_response, Exception: error_response},
-        state=State({"settings": settings, "clock": clock}),
+        state=State({"settings": settings, "clock": clock, "token_cache": TokenCache()}),
         openapi_config=OpenAPIConfig(title="leadhook", version="0.1.0"),
         logging_config=LoggingConfig(
             root={"level": "INFO", "handlers": ["queue_listener"]},

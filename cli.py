@@ -12,7 +12,9 @@ from pathlib import Path
 import click
 
 import db
+from ai.cli import ai_group
 from config import Settings
+from scheduler.cli import jobs as jobs_group
 
 DEMO_LOCATION = "loc_demo"
 DEMO_NAME = "Demo workspace"
@@ -185,6 +187,10 @@ def clients_rotate_token(client_id: int, as_json: bool) -> None:
     if token is None:
         raise click.ClickException(f"no client {client_id}")
     _emit({"id": client_id, "token": token}, as_json, f"client {client_id}\ntoken: {token}")
+
+
+cli.add_command(jobs_group)
+cli.add_command(ai_group)
 
 
 def main() -> None:

@@ -31,12 +31,27 @@ class Settings:
     openai_base_url: str | None = None
     ai_prices_json: str | None = None
     ai_retention_days: int = 30
+    # The model the openai provider requests, and its per-call timeout.
+    ai_model: str = "gpt-4o-mini"
+    ai_timeout_seconds: float = 30.0
     job_concurrency: int = 4
     ghl_dedupe_window_seconds: int = 7200
     max_body_bytes: int = 262_144
     # How long a webhook waits for its commit before answering 429.
     write_timeout_seconds: float = 8.0
+    # How long SQLite waits for another process's write lock.
+    busy_timeout_ms: int = 5000
+    # Most writes committed together; 1 = a commit per request (for comparison only).
+    writer_max_batch: int = 512
     scheduler_enabled: bool = True
+    # Background jobs: a RUNNING job whose lease (renewed every lease/3 by its live runner)
+    # is older than this is taken back; shutdown waits this long for running jobs; the
+    # runner polls at least this often (webhooks wake it at once); finished jobs are kept
+    # this many days (0 = forever).
+    job_lease_seconds: float = 60.0
+    job_grace_seconds: float = 10.0
+    job_poll_seconds: float = 1.0
+    job_retention_days: int = 30
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -50,9 +65,15 @@ class Settings:
             "openai_base_url": _str("OPENAI_BASE_URL"),
             "ai_prices_json": _str("LEADHOOK_AI_PRICES_JSON"),
             "ai_retention_days": _int("LEADHOOK_AI_RETENTION_DAYS", 30),
+            "ai_model": _str("LEADHOOK_AI_MODEL") or "gpt-4o-mini",
+            "ai_timeout_seconds": float(max(1, _int("LEADHOOK_AI_TIMEOUT_SECONDS", 30))),
             "job_concurrency": max(1, _int("LEADHOOK_JOB_CONCURRENCY", 4)),
             "ghl_dedupe_window_seconds": max(0, _int("LEADHOOK_GHL_DEDUPE_WINDOW_SECONDS", 7200)),
             "max_body_bytes": max(1, _int("LEADHOOK_MAX_BODY_BYTES", 262_144)),
+            "writer_max_batch": max(1, _int("LEADHOOK_WRITER_MAX_BATCH", 512)),
+            "job_lease_seconds": float(max(5, _int("LEADHOOK_JOB_LEASE_SECONDS", 60))),
+            "job_grace_seconds": float(max(0, _int("LEADHOOK_JOB_GRACE_SECONDS", 10))),
+            "job_retention_days": max(0, _int("LEADHOOK_JOB_RETENTION_DAYS", 30)),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

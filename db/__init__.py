@@ -4,7 +4,7 @@ Public surface: :class:`Store` (the process's writer and readers), :func:`connec
 :func:`migrate`, the modules ``clients``, ``leads``, ``messages``, ``jobs``, and the errors.
 """
 
-from db import clients, jobs, leads, messages
+from db import ai, clients, jobs, leads, messages
 from db._connection import connect
 from db._errors import DatabaseError, DatabaseUnavailable
 from db._migrations import migrate
@@ -15,6 +15,7 @@ __all__ = [
     "DatabaseError",
     "DatabaseUnavailable",
     "Store",
+    "ai",
     "clients",
     "connect",
     "iso",

@@ -61,7 +61,7 @@ def m001_initial(db: Database) -> None:
             id INTEGER PRIMARY KEY,
             client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
             ghl_contact_id TEXT,
-            email TEXT,                        -- lowercased
+            email TEXT,                        -- lowercased; matched case-insensitively
             phone TEXT,
             phone_digits TEXT,                 -- digits of phone, for matching
             linkedin_id TEXT,
@@ -82,7 +82,7 @@ def m001_initial(db: Database) -> None:
             updated_at TEXT NOT NULL,
             UNIQUE (client_id, ghl_contact_id)
         );
-        CREATE INDEX leads_client_email ON leads (client_id, email);
+        CREATE INDEX leads_client_email ON leads (client_id, email COLLATE NOCASE);
         CREATE INDEX leads_client_phone_digits ON leads (client_id, phone_digits);
         CREATE INDEX leads_client_linkedin_id ON leads (client_id, linkedin_id);
         CREATE INDEX leads_client_linkedin_url ON leads (client_id, linkedin_url);
@@ -171,6 +171,67 @@ def m001_initial(db: Database) -> None:
             updated_at TEXT NOT NULL,
             UNIQUE (trigger_message_id, channel)
         );
+        """
+    )
+
+
+@migrations()
+def m002_jobs_snoozes(db: Database) -> None:
+    """``snoozes``: retries a handler asked for (rate limits) that are not failures.
+
+    ``attempts`` still counts every claim; failures = attempts - snoozes. The view
+    ``background_job_summary`` is what ``leadhook jobs stats`` shows, for the sqlite3 shell.
+    """
+    db.executescript(
+        """
+        ALTER TABLE background_jobs ADD COLUMN snoozes INTEGER NOT NULL DEFAULT 0 CHECK (snoozes >= 0);
+        CREATE INDEX background_jobs_status_finished_at ON background_jobs (status, finished_at);
+        CREATE VIEW background_job_summary AS
+            SELECT type, status, COUNT(*) AS jobs, MIN(run_at) AS oldest_run_at,
+                   MAX(attempts) AS max_attempts_used
+            FROM background_jobs GROUP BY type, status;
+        """
+    )
+
+
+# The AI report reads one of these per grouping: GROUP BY <column>, latency_ms streams in
+# index order (no sort) and every summed column is in the index (no table lookups).
+_AI_REPORT_COVERED = (
+    "latency_ms, created_at, status, input_tokens, cached_input_tokens, output_tokens, "
+    "reasoning_tokens, total_tokens, cost_usd"
+)
+
+
+@migrations()
+def m003_ai_report(db: Database) -> None:
+    """Covering indexes for ``leadhook ai report`` and the view ``ai_spend_by_source``.
+
+    ``ai_spend_by_source``: all-time calls, errors, tokens by type, cost (priced rows),
+    unpriced calls and average latency per telemetry source (NULL shown as ``unattributed``).
+    """
+    for name, column in (("source", "source"), ("feature", "feature_id"), ("model", "model")):
+        db.execute(
+            f"CREATE INDEX ai_interactions_report_{name} "
+            f"ON ai_interactions ({column}, {_AI_REPORT_COVERED})"
+        )
+    db.execute(
+        """
+        CREATE VIEW ai_spend_by_source AS
+            SELECT COALESCE(ai_interactions.source, 'unattributed') AS source,
+                   COUNT(*) AS calls,
+                   SUM(status = 'error') AS errors,
+                   COALESCE(SUM(input_tokens), 0) AS input_tokens,
+                   COALESCE(SUM(cached_input_tokens), 0) AS cached_input_tokens,
+                   COALESCE(SUM(output_tokens), 0) AS output_tokens,
+                   COALESCE(SUM(reasoning_tokens), 0) AS reasoning_tokens,
+                   COALESCE(SUM(total_tokens), 0) AS total_tokens,
+                   ROUND(COALESCE(SUM(cost_usd), 0), 6) AS cost_usd,
+                   SUM(cost_usd IS NULL) AS unpriced_calls,
+                   CAST(ROUND(AVG(latency_ms)) AS INTEGER) AS avg_latency_ms,
+                   MIN(created_at) AS first_call_at,
+                   MAX(created_at) AS last_call_at
+            FROM ai_interactions
+            GROUP BY ai_interactions.source
         """
     )
 

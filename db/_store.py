@@ -54,8 +54,11 @@ def _is_unavailable(exc: BaseException) -> bool:
 class Store:
     """Owns the SQLite file for one process: a group-committing writer and readers."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self, path: str | Path, *, busy_timeout_ms: int = 5000, max_batch: int = MAX_BATCH
+    ) -> None:
         self.path = str(path)
+        self.max_batch = max(1, max_batch)
         self.busy_timeout_ms = busy_timeout_ms
         self._queue: queue.SimpleQueue[_Unit | None] = queue.SimpleQueue()
         self._local = threading.local()
@@ -146,7 +149,7 @@ class Store:
             if unit is None:
                 break
             batch = [unit]
-            while len(batch) < MAX_BATCH:
+            while len(batch) < self.max_batch:
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
@@ -180,6 +183,12 @@ class Store:
             log.warning("database not writable: %s (%d writes refused)", exc, len(live))
             self._fail(live, DatabaseUnavailable(str(exc)))
             return
+        # Waiting for the lock may have outlived some callers: they were answered already.
+        now = time.monotonic()
+        expired = [u for u in live if u.deadline is not None and now > u.deadline]
+        if expired:
+            self._fail(expired, DatabaseUnavailable("timed out waiting for the write lock"))
+            live = [u for u in live if u not in expired]
         done: list[tuple[_Unit, BaseException | None]] = []
         for unit in live:
             conn.execute("SAVEPOINT unit")

@@ -92,14 +92,22 @@ def get_client(db: Database, client_id: int) -> Client | None:
 
 
 def find_client_by_token(db: Database, token: str) -> Client | None:
-    """The client whose token this is, or None. The comparison is constant-time."""
-    if not token:
-        return None
-    wanted = hash_token(token)
-    row = one(db, f"SELECT {_COLUMNS}, token_hash FROM clients WHERE token_hash = ?", (wanted,))
-    if row is None or not hmac.compare_digest(row.pop("token_hash"), wanted):
+    """The client whose token this is, or None."""
+    return find_client_by_token_hash(db, hash_token(token)) if token else None
+
+
+def find_client_by_token_hash(db: Database, token_hash: str) -> Client | None:
+    """The client whose token has this hash, or None. The comparison is constant-time."""
+    row = one(db, f"SELECT {_COLUMNS}, token_hash FROM clients WHERE token_hash = ?", (token_hash,))
+    if row is None or not hmac.compare_digest(row.pop("token_hash"), token_hash):
         return None
     return Client(**row)
+
+
+def token_is_current(db: Database, client_id: int, token_hash: str) -> bool:
+    """Whether ``token_hash`` is still the client's token (checked inside write transactions)."""
+    row = one(db, "SELECT token_hash FROM clients WHERE id = ?", (client_id,))
+    return row is not None and hmac.compare_digest(row["token_hash"], token_hash)
 
 
 def find_client_by(db: Database, column: str, value: str) -> Client | None:

@@ -51,17 +51,10 @@ def find_or_create_lead(db: Database, client_id: int, lead: LeadFields, *, now: 
     lead = lead.cleaned()
     values = {f.name: getattr(lead, f.name) for f in fields(lead)}
     values["phone_digits"] = phone_digits(lead.phone)
-    for column in _MATCH_ORDER:
-        if values[column] is None:
-            continue
-        found = one(
-            db,
-            f"SELECT id FROM leads WHERE client_id = ? AND {column} = ? ORDER BY id LIMIT 1",
-            (client_id, values[column]),
-        )
-        if found:
-            _fill_blanks(db, found["id"], values, now)
-            return found["id"]
+    found = _best_match(db, client_id, values)
+    if found is not None:
+        _fill_blanks(db, found, values, now)
+        return found
     row = one(
         db,
         """INSERT INTO leads (client_id, ghl_contact_id, email, phone, phone_digits, linkedin_id,
@@ -83,6 +76,25 @@ def find_or_create_lead(db: Database, client_id: int, lead: LeadFields, *, now: 
     )
     assert row is not None
     return row["id"]
+
+
+def _best_match(db: Database, client_id: int, values: dict) -> int | None:
+    """One indexed query: the lead matching the first identifier in :data:`_MATCH_ORDER`."""
+    present = [c for c in _MATCH_ORDER if values[c] is not None]
+    if not present:
+        return None
+    # A UNION of single-index lookups: an OR over columns would let SQLite scan the client.
+    selects = " UNION ALL ".join(
+        f"SELECT id, {rank} AS rank FROM leads WHERE client_id = :client_id AND {c} = :{c}"
+        + (" COLLATE NOCASE" if c == "email" else "")
+        for rank, c in enumerate(present)
+    )
+    found = one(
+        db,
+        f"SELECT id FROM ({selects}) ORDER BY rank, id LIMIT 1",
+        {"client_id": client_id, **{c: values[c] for c in present}},
+    )
+    return found["id"] if found else None
 
 
 def _fill_blanks(db: Database, lead_id: int, values: dict, now: str) -> None:
@@ -111,3 +123,32 @@ def bump_rollups(db: Database, lead_id: int, *, direction: str, at: str, now: st
 
 def get_lead(db: Database, lead_id: int) -> dict | None:
     return one(db, "SELECT * FROM leads WHERE id = ?", (lead_id,))
+
+
+BLACKLISTED = "blacklisted"
+BLACKLIST_TAG = "Blacklist"
+_IDENTIFIERS = ("ghl_contact_id", "email", "phone", "linkedin_id", "linkedin_url")
+
+
+def mark_unsubscribed(db: Database, client_id: int, lead: LeadFields, now: str) -> int:
+    """Blacklist the client's lead for these identifiers (created if none matches).
+
+    Sets status ``blacklisted`` and sentiment tag ``Blacklist`` and rejects the lead's pending
+    AI drafts, so nothing is sent to someone who unsubscribed. Idempotent: a lead already
+    blacklisted is left as it is. Returns the lead's id. Run inside a write transaction.
+    """
+    cleaned = lead.cleaned()
+    if not any(getattr(cleaned, c) for c in _IDENTIFIERS):
+        raise ValueError("mark_unsubscribed needs at least one lead identifier")
+    lead_id = find_or_create_lead(db, client_id, lead, now=now)
+    db.execute(
+        """UPDATE leads SET status = ?, sentiment_tag = ?, updated_at = ?
+           WHERE id = ? AND (status IS NOT ? OR sentiment_tag IS NOT ?)""",
+        (BLACKLISTED, BLACKLIST_TAG, now, lead_id, BLACKLISTED, BLACKLIST_TAG),
+    )
+    db.execute(
+        """UPDATE ai_drafts SET status = 'rejected', updated_at = ?
+           WHERE lead_id = ? AND status = 'pending'""",
+        (now, lead_id),
+    )
+    return lead_id

@@ -25,6 +25,15 @@ DEDUPE_COLUMNS = (
 )
 
 
+class DedupeKeyConflict(ValueError):
+    """The dedupe value is already stored for another client (the unit is rolled back).
+
+    Provider ids (an email platform's reply id, a Unipile message id) are unique within the
+    provider, so this means two clients' providers share an id space: never attach one
+    client's delivery to another client's message.
+    """
+
+
 @dataclass(frozen=True)
 class NewMessage:
     client_id: int
@@ -67,6 +76,10 @@ def ingest_message(db: Database, message: NewMessage, lead: LeadFields) -> Inges
             bump_rollups(db, lead_id, direction=message.direction, at=message.sent_at, now=now)
     deduped = existing is not None
     if existing is not None:
+        if existing.get("client_id", message.client_id) != message.client_id:
+            raise DedupeKeyConflict(
+                f"{message.dedupe_column} {key!r} belongs to client {existing['client_id']}"
+            )
         message_id, lead_id = existing["id"], existing["lead_id"]
     job_id, enqueued = None, False
     if message.job_type:
@@ -106,7 +119,7 @@ def _existing_for(db: Database, message: NewMessage) -> tuple[dict | None, str]:
 
 
 def _by_key(db: Database, column: str, key: str) -> dict | None:
-    return one(db, f"SELECT id, lead_id FROM messages WHERE {column} = ?", (key,))
+    return one(db, f"SELECT id, lead_id, client_id FROM messages WHERE {column} = ?", (key,))
 
 
 def _insert(db: Database, message: NewMessage, lead_id: int, key: str) -> int | None:

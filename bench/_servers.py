@@ -1,0 +1,98 @@
+"""Start the servers under test as subprocesses (one uvicorn worker each), on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server at {url} did not start")
+
+
+def env_for(db_path: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "LEADHOOK_DB": str(db_path), "LEADHOOK_AI_PROVIDER": "offline"}
+    env.pop("OPENAI_API_KEY", None)
+    env.update(extra)
+    return env
+
+
+def leadhook_cli(db_path: Path, *args: str, **extra: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", "import cli; cli.main()", *args],
+        cwd=ROOT,
+        env=env_for(db_path, **extra),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def add_workspace(db_path: Path, location: str = "loc_bench") -> str:
+    out = leadhook_cli(
+        db_path, "clients", "add", "--name", "Bench", "--ghl-location-id", location, "--json"
+    )
+    return json.loads(out)["token"]
+
+
+@contextmanager
+def leadhook_server(db_path: Path, **extra: str):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import cli; cli.main()", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env_for(db_path, **extra),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(f"{url}/healthz", process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@contextmanager
+def bare_server():
+    port = free_port()
+    code = (
+        "import uvicorn; from bench.bare_app import app; "
+        f"uvicorn.run(app, host='127.0.0.1', port={port}, access_log=False, log_level='warning')"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(f"{url}/", process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -1,0 +1,62 @@
+"""``GET /api/telemetry/ai``: the AI spend report (``db.ai.report``) as JSON, for admins.
+
+Authorised by ``Authorization: Bearer $LEADHOOK_ADMIN_TOKEN`` (constant-time comparison);
+with no token configured the route is disabled and always answers 401.
+
+Query parameters: ``by`` = ``source`` (default), ``feature`` or ``model``; ``since`` = an
+ISO-8601 time (``2026-01-18T10:00:00Z``, ``2026-01-18``; UTC when no zone is given) to count
+only calls made at or after it. Answers ``{"success": true, "by", "since", "groups": [...],
+"total": {...}}``; each group has ``group``, ``calls``, ``errors``, ``input_tokens``,
+``cached_input_tokens``, ``output_tokens``, ``reasoning_tokens``, ``total_tokens``,
+``cost_usd``, ``unpriced_calls``, ``latency_p50_ms`` and ``latency_p95_ms``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from litestar import Controller, Request, get
+from litestar.connection import ASGIConnection
+from litestar.exceptions import ClientException, NotAuthorizedException
+from litestar.handlers import BaseRouteHandler
+from litestar.params import FromQuery
+
+import db.ai
+
+
+def admin_authorized(connection: ASGIConnection, token: str | None) -> bool:
+    """True when the request carries ``Bearer <token>``; always False with no token set."""
+    if not token:
+        return False
+    auth = connection.headers.get("authorization", "")
+    if auth[:7].lower() != "bearer ":
+        return False
+    return hmac.compare_digest(auth[7:].strip().encode("utf-8"), token.encode("utf-8"))
+
+
+async def admin_token_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    if not admin_authorized(connection, connection.app.state.settings.admin_token):
+        raise NotAuthorizedException("Unauthorized")
+
+
+class TelemetryController(Controller):
+    path = "/api/telemetry"
+    guards = [admin_token_guard]  # noqa: RUF012 - Litestar's layered config
+
+    @get("/ai", summary="AI calls, errors, tokens, cost and latency p50/p95 per group")
+    async def ai_report(
+        self,
+        request: Request,
+        by: FromQuery[str] = "source",
+        since: FromQuery[str | None] = None,
+    ) -> dict[str, Any]:
+        if by not in db.ai.REPORT_DIMENSIONS:
+            choices = ", ".join(db.ai.REPORT_DIMENSIONS)
+            raise ClientException(f"by must be one of {choices}, got {by!r}")
+        try:
+            since_iso = db.ai.normalize_since(since)
+        except ValueError as exc:
+            raise ClientException(str(exc)) from None
+        report = await request.app.state.store.read(db.ai.report, by, since_iso)
+        return {"success": True, **report}

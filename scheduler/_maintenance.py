@@ -1,0 +1,109 @@
+"""Daily maintenance: a registry of tasks (pruning what has a retention period).
+
+Register a task with :func:`register_maintenance`; the scheduler runs every task once a day
+(the first time a minute after start-up), each on its own, a failure logged and not stopping
+the others. Example, pruning AI telemetry::
+
+    @register_maintenance(name="prune_ai_interactions")
+    async def prune_ai(ctx: MaintenanceContext) -> int:
+        before = db.iso(ctx.now - timedelta(days=ctx.settings.ai_retention_days))
+        return await ctx.store.write(db.ai.prune_interactions, before)
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+import db
+from config import Settings
+
+log = logging.getLogger("leadhook.maintenance")
+
+
+@dataclass(frozen=True)
+class MaintenanceContext:
+    store: db.Store
+    settings: Settings
+    now: datetime
+
+
+MaintenanceTask = Callable[[MaintenanceContext], Awaitable[Any] | Any]
+MAINTENANCE_TASKS: dict[str, MaintenanceTask] = {}
+
+
+def register_maintenance(fn: MaintenanceTask | None = None, *, name: str | None = None) -> Any:
+    """Add a daily maintenance task (usable as ``@register_maintenance`` or with ``name=``).
+
+    A task is ``fn(ctx: MaintenanceContext)``, sync or async; registering a name again
+    replaces the task.
+    """
+
+    def register(task: MaintenanceTask) -> MaintenanceTask:
+        MAINTENANCE_TASKS[name or task.__name__] = task
+        return task
+
+    return register(fn) if fn is not None else register
+
+
+async def run_maintenance(
+    store: db.Store, settings: Settings, now: datetime | None = None
+) -> dict[str, Any]:
+    """Run every registered task once; returns ``{name: result or "error: ..."}``."""
+    ctx = MaintenanceContext(store=store, settings=settings, now=now or db.utcnow())
+    results: dict[str, Any] = {}
+    for name, task in list(MAINTENANCE_TASKS.items()):
+        try:
+            value = task(ctx)
+            if inspect.isawaitable(value):
+                value = await value
+        except Exception as exc:
+            log.exception("maintenance task %s failed", name)
+            results[name] = f"error: {exc}"
+        else:
+            results[name] = value
+    log.info("maintenance done: %s", results)
+    return results
+
+
+PRUNE_BATCH = 5000
+
+
+@register_maintenance(name="prune_background_jobs")
+async def prune_background_jobs(ctx: MaintenanceContext) -> int:
+    """Delete SUCCEEDED/FAILED jobs finished more than ``job_retention_days`` ago (0: never),
+    in short batches so webhooks never wait long for the write lock."""
+    days = ctx.settings.job_retention_days
+    if days <= 0:
+        return 0
+    before = db.iso(ctx.now - timedelta(days=days))
+    total = 0
+    while True:
+        deleted = await ctx.store.write(
+            partial(db.jobs.prune_jobs, before=before, batch=PRUNE_BATCH), timeout=60
+        )
+        total += deleted
+        if deleted < PRUNE_BATCH:
+            return total
+
+
+@register_maintenance(name="prune_ai_interactions")
+async def prune_ai_interactions(ctx: MaintenanceContext) -> int:
+    """Delete AI telemetry rows older than ``ai_retention_days`` (0: never), in short batches."""
+    days = ctx.settings.ai_retention_days
+    if days <= 0:
+        return 0
+    before = db.iso(ctx.now - timedelta(days=days))
+    total = 0
+    while True:
+        deleted = await ctx.store.write(
+            partial(db.ai.prune_interactions, before_iso=before, batch=PRUNE_BATCH), timeout=60
+        )
+        total += deleted
+        if deleted < PRUNE_BATCH:
+            return total

@@ -1,0 +1,214 @@
+"""A local OpenAI-compatible server for tests: ``POST /v1/chat/completions`` on 127.0.0.1.
+
+The real ``openai`` client talks to it through ``base_url`` (``OPENAI_BASE_URL``)::
+
+    with FakeOpenAI() as fake:
+        fake.push_json({"tag": "Interested"}, usage=usage(100, 20, cached=40))
+        fake.push_error(429, headers={"Retry-After": "7"})
+        ... AsyncOpenAI(base_url=fake.base_url, api_key="sk-test") ...
+        fake.requests  # the JSON bodies received, in order
+
+Scripted responses are served first-in first-out; when the queue is empty the server
+answers with :meth:`FakeOpenAI.default_answer`: for leadhook's prompts it recognises the JSON
+shape the system prompt asks for (``"tag"``, ``"body"``, ``"fit"``) and answers a valid
+object (``Interested``, a short draft, scores 3/3/3), else ``{}``. Every answer carries
+``usage`` with ``prompt_tokens_details.cached_tokens`` and
+``completion_tokens_details.reasoning_tokens``; ``model`` is :attr:`FakeOpenAI.model`
+(``gpt-4o-mini-2024-07-18`` unless changed) or the scripted one.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
+
+
+def usage(
+    prompt: int = 120, completion: int = 30, *, cached: int = 0, reasoning: int = 0
+) -> dict[str, Any]:
+    """A Chat Completions ``usage`` object."""
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0},
+    }
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (a timeout test) is not an error of the fake."""
+
+
+@dataclass
+class Scripted:
+    status: int = 200
+    content: str | None = None  # the assistant message content (status 200)
+    usage: dict[str, Any] | None = field(default_factory=usage)
+    model: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None  # the raw JSON body of an error answer
+    delay: float = 0.0  # seconds to wait before answering
+
+
+class FakeOpenAI:
+    """The server; use as a context manager (binds 127.0.0.1 on a free port)."""
+
+    def __init__(self, model: str = DEFAULT_MODEL) -> None:
+        self.model = model
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []  # request headers, names lowercased
+        self.default_usage: dict[str, Any] = usage()
+        self._queue: deque[Scripted] = deque()
+        self._lock = threading.Lock()
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    # -- scripting --------------------------------------------------------------------------
+
+    def push(self, scripted: Scripted) -> None:
+        with self._lock:
+            self._queue.append(scripted)
+
+    def push_json(
+        self,
+        content: Any,
+        *,
+        usage: dict[str, Any] | str | None = "default",
+        model: str | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        """Answer 200 with ``content`` (JSON-encoded unless already a string)."""
+        text = content if isinstance(content, str) else json.dumps(content)
+        self.push(
+            Scripted(
+                content=text,
+                usage=self.default_usage if usage == "default" else usage,  # type: ignore[arg-type]
+                model=model,
+                delay=delay,
+            )
+        )
+
+    def push_error(
+        self,
+        status: int,
+        *,
+        headers: dict[str, str] | None = None,
+        message: str = "scripted error",
+        delay: float = 0.0,
+    ) -> None:
+        """Answer ``status`` with an OpenAI-style error body."""
+        body = {"error": {"message": message, "type": "fake_error", "code": str(status)}}
+        self.push(Scripted(status=status, headers=headers or {}, body=body, delay=delay))
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    def default_answer(self, request: dict[str, Any]) -> Any:
+        system = " ".join(
+            str(m.get("content", "")) for m in request.get("messages", []) if m["role"] == "system"
+        )
+        if '"tag"' in system:
+            return {"tag": "Interested", "reason": "fake server default"}
+        if '"body"' in system:
+            return {"body": "Hi there, thanks for your reply! Does a short call this week work?"}
+        if '"fit"' in system:
+            return {"fit": 3, "intent": 3, "overall": 3, "reasoning": "fake server default"}
+        return {}
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def __enter__(self) -> FakeOpenAI:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    # -- serving ----------------------------------------------------------------------------
+
+    def _next(self, request: dict[str, Any]) -> Scripted:
+        with self._lock:
+            if self._queue:
+                return self._queue.popleft()
+        return Scripted(content=json.dumps(self.default_answer(request)), usage=self.default_usage)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # quiet
+                pass
+
+            def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                if self.path.rstrip("/") != "/v1/chat/completions":
+                    self._send(404, {"error": {"message": f"no route {self.path}"}}, {})
+                    return
+                try:
+                    request = json.loads(raw or b"{}")
+                except json.JSONDecodeError:
+                    self._send(400, {"error": {"message": "request is not JSON"}}, {})
+                    return
+                with fake._lock:
+                    fake.requests.append(request)
+                    fake.headers.append({k.lower(): v for k, v in self.headers.items()})
+                scripted = fake._next(request)
+                if scripted.delay:
+                    time.sleep(scripted.delay)
+                if scripted.status != 200:
+                    self._send(scripted.status, scripted.body, scripted.headers)
+                    return
+                body: dict[str, Any] = {
+                    "id": f"chatcmpl-fake-{len(fake.requests)}",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": scripted.model or fake.model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": scripted.content},
+                            "finish_reason": "stop",
+                            "logprobs": None,
+                        }
+                    ],
+                }
+                if scripted.usage is not None:
+                    body["usage"] = scripted.usage
+                self._send(200, body, scripted.headers)
+
+        return Handler

@@ -1,0 +1,466 @@
+"""The AI client against a local OpenAI-compatible server: one ai_interactions row per call."""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import UTC, datetime
+
+import pytest
+
+import ai
+import db
+import db.ai
+from ai.client import AIClient, OpenAIProvider, Prompt, _retry_after, parse_json_object
+from ai.prices import BUILTIN_PRICES, Price, PriceTable, cost_usd, strip_date_suffix
+from config import Settings
+from tests.fake_openai import usage
+
+pytestmark = pytest.mark.anyio
+
+SOURCE = "test:ai-client"
+NOW = datetime(2026, 1, 18, 10, 0, 0, 123000, tzinfo=UTC)
+PROMPT = Prompt(
+    feature_id="sentiment.classify",
+    prompt_key="sentiment.classify.v1",
+    system='Answer with only a JSON object: {"tag": "..."}',
+    user="Reply: yes please",
+)
+
+
+@pytest.fixture
+def store(database, db_path):
+    store = db.Store(db_path)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+async def make_client(store, fake_openai):
+    made: list[AIClient] = []
+
+    def make(
+        model: str = "gpt-4o-mini",
+        prices: PriceTable | None = None,
+        timeout: float = 10.0,
+        base_url: str | None = None,
+    ) -> AIClient:
+        provider = OpenAIProvider(
+            model=model,
+            api_key="sk-test",
+            base_url=base_url or fake_openai.base_url,
+            timeout=timeout,
+        )
+        client = AIClient(store, provider, prices=prices, clock=lambda: NOW)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.close()
+
+
+async def rows_after(client: AIClient, database) -> list[dict]:
+    await client.flush()
+    return db.ai.list_interactions(database)
+
+
+# -- success rows: tokens, cost, request -----------------------------------------------------
+
+
+async def test_success_row_has_usage_tokens_and_cost_from_the_price_table(
+    make_client, fake_openai, database
+):
+    fake_openai.push_json({"tag": "Interested"}, usage=usage(1000, 200, cached=400, reasoning=50))
+    client = make_client(model="gpt-4o-mini")
+    with ai.ai_telemetry_source(SOURCE):
+        result = await client.complete_json(PROMPT)
+    assert result.value == {"tag": "Interested"}
+
+    [row] = await rows_after(client, database)
+    price = BUILTIN_PRICES["gpt-4o-mini"]
+    expected = ((1000 - 400) * price.input + 400 * price.cached_input + 200 * price.output) / 1e6
+    assert row["cost_usd"] == pytest.approx(expected)
+    assert row["cost_usd"] == pytest.approx((600 * 0.15 + 400 * 0.075 + 200 * 0.60) / 1e6)
+    assert {k: row[k] for k in row if k not in ("id", "latency_ms", "cost_usd")} == {
+        "source": SOURCE,
+        "client_id": None,
+        "lead_id": None,
+        "message_id": None,
+        "background_job_id": None,
+        "job_attempt": None,
+        "feature_id": "sentiment.classify",
+        "prompt_key": "sentiment.classify.v1",
+        "provider": "openai",
+        "api_type": "chat_completions",
+        "model": "gpt-4o-mini",
+        "response_model": "gpt-4o-mini-2024-07-18",
+        "input_tokens": 1000,
+        "cached_input_tokens": 400,
+        "output_tokens": 200,
+        "reasoning_tokens": 50,
+        "total_tokens": 1200,
+        "status": "success",
+        "error_message": None,
+        "created_at": "2026-01-18T10:00:00.123Z",
+    }
+    assert isinstance(row["latency_ms"], int) and row["latency_ms"] >= 0
+    assert result.interaction["cost_usd"] == row["cost_usd"]
+
+    [request] = fake_openai.requests
+    assert request["model"] == "gpt-4o-mini"
+    assert request["response_format"] == {"type": "json_object"}
+    assert request["messages"] == [
+        {"role": "system", "content": PROMPT.system},
+        {"role": "user", "content": PROMPT.user},
+    ]
+    assert fake_openai.headers[0]["authorization"] == "Bearer sk-test"
+
+
+async def test_price_falls_back_to_the_response_model_without_its_date_suffix(
+    make_client, fake_openai, database
+):
+    prices = PriceTable.from_json('{"acme-1": {"input": 1.0, "cached_input": 0.5, "output": 2}}')
+    fake_openai.push_json({"ok": True}, usage=usage(300, 100, cached=100), model="acme-1-20250131")
+    client = make_client(model="my-deployment-alias", prices=prices)
+    with ai.ai_telemetry_source(SOURCE):
+        await client.complete_json(PROMPT)
+    [row] = await rows_after(client, database)
+    assert row["model"] == "my-deployment-alias"
+    assert row["response_model"] == "acme-1-20250131"
+    assert row["cost_usd"] == pytest.approx((200 * 1.0 + 100 * 0.5 + 100 * 2.0) / 1e6)
+
+
+async def test_unknown_model_has_null_cost_never_zero(make_client, fake_openai, database):
+    fake_openai.push_json({"ok": True}, usage=usage(500, 50), model="local-llama-3")
+    client = make_client(model="local-llama-3")
+    with ai.ai_telemetry_source(SOURCE):
+        await client.complete_json(PROMPT)
+    [row] = await rows_after(client, database)
+    assert row["input_tokens"] == 500 and row["output_tokens"] == 50
+    assert row["cost_usd"] is None
+
+
+async def test_missing_usage_is_null_tokens_and_null_cost(make_client, fake_openai, database):
+    fake_openai.push_json({"ok": True}, usage=None)
+    client = make_client()
+    with ai.ai_telemetry_source(SOURCE):
+        await client.complete_json(PROMPT)
+    [row] = await rows_after(client, database)
+    assert row["status"] == "success"
+    for column in ("input_tokens", "cached_input_tokens", "output_tokens", "total_tokens"):
+        assert row[column] is None
+    assert row["cost_usd"] is None
+
+
+# -- error rows ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "retry_after"),
+    [({"Retry-After": "7"}, 7.0), ({"retry-after-ms": "1500"}, 1.5), ({}, None)],
+)
+async def test_429_is_retryable_with_retry_after_and_an_error_row(
+    make_client, fake_openai, database, headers, retry_after
+):
+    fake_openai.push_error(429, headers=headers, message="Rate limit reached")
+    client = make_client()
+    with ai.ai_telemetry_source(SOURCE), pytest.raises(ai.AIRetryableError) as caught:
+        await client.complete_json(PROMPT)
+    assert caught.value.retry_after == retry_after
+    [row] = await rows_after(client, database)
+    assert row["status"] == "error"
+    assert "429" in row["error_message"] and "Rate limit reached" in row["error_message"]
+    assert row["source"] == SOURCE
+    assert row["input_tokens"] is None and row["response_model"] is None
+    assert row["latency_ms"] is not None
+    assert row["cost_usd"] == 0.0  # priced model, refused: nothing billed
+
+
+async def test_500_is_retryable_and_an_error_row(make_client, fake_openai, database):
+    fake_openai.push_error(500)
+    client = make_client()
+    with ai.ai_telemetry_source(SOURCE), pytest.raises(ai.AIRetryableError) as caught:
+        await client.complete_json(PROMPT)
+    assert (caught.value.retry_after, caught.value.status_code) == (None, 500)
+    [row] = await rows_after(client, database)
+    assert row["status"] == "error" and "HTTP 500" in row["error_message"]
+    assert row["cost_usd"] == 0.0
+
+
+async def test_400_is_a_request_error_not_retryable(make_client, fake_openai, database):
+    fake_openai.push_error(400, message="Unknown parameter")
+    client = make_client()
+    with ai.ai_telemetry_source(SOURCE), pytest.raises(ai.AIRequestError) as caught:
+        await client.complete_json(PROMPT)
+    assert caught.value.status_code == 400
+    assert not isinstance(caught.value, ai.AIRetryableError)
+    [row] = await rows_after(client, database)
+    assert row["status"] == "error"
+
+
+async def test_unparseable_content_is_a_response_error_row_with_its_usage(
+    make_client, fake_openai, database
+):
+    fake_openai.push_json("Sure! The tag is {Interested", usage=usage(80, 12))
+    client = make_client()
+    with ai.ai_telemetry_source(SOURCE), pytest.raises(ai.AIResponseError):
+        await client.complete_json(PROMPT)
+    [row] = await rows_after(client, database)
+    assert row["status"] == "error"
+    assert row["error_message"].startswith("AIResponseError: answer is not JSON")
+    assert (row["input_tokens"], row["output_tokens"], row["total_tokens"]) == (80, 12, 92)
+    assert row["response_model"] == "gpt-4o-mini-2024-07-18"
+    assert row["cost_usd"] == pytest.approx((80 * 0.15 + 12 * 0.60) / 1e6)  # it was billed
+
+
+async def test_output_failing_validation_is_a_response_error_row(
+    make_client, fake_openai, database
+):
+    fake_openai.push_json({"tag": 42})
+
+    def validate(data: dict) -> str:
+        if not isinstance(data["tag"], str):
+            raise ValueError("tag must be a string")
+        return data["tag"]
+
+    client = make_client()
+    with ai.ai_telemetry_source(SOURCE), pytest.raises(ai.AIResponseError, match="tag must be"):
+        await client.complete_json(PROMPT, validate=validate)
+    [row] = await rows_after(client, database)
+    assert row["status"] == "error" and "tag must be a string" in row["error_message"]
+
+
+async def test_timeout_is_retryable(make_client, fake_openai, database):
+    fake_openai.push_json({"ok": True}, delay=2.0)
+    client = make_client(timeout=0.3)
+    with ai.ai_telemetry_source(SOURCE), pytest.raises(ai.AIRetryableError, match="timeout"):
+        await client.complete_json(PROMPT)
+    [row] = await rows_after(client, database)
+    assert row["status"] == "error" and row["latency_ms"] >= 250
+    assert row["cost_usd"] is None  # it may have been billed: unknown, counted as unpriced
+
+
+async def test_connection_error_is_retryable(make_client, database):
+    from tests.conftest import free_port
+
+    client = make_client(base_url=f"http://127.0.0.1:{free_port()}/v1")
+    with ai.ai_telemetry_source(SOURCE), pytest.raises(ai.AIRetryableError, match="connection"):
+        await client.complete_json(PROMPT)
+    [row] = await rows_after(client, database)
+    assert row["status"] == "error"
+
+
+# -- telemetry never fails the call ----------------------------------------------------------
+
+
+async def test_a_failing_telemetry_write_does_not_fail_the_call(
+    make_client, fake_openai, database, monkeypatch, caplog
+):
+    def broken(database, row):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(db.ai, "record_interaction", broken)
+    fake_openai.push_json({"tag": "Interested"})
+    client = make_client()
+    with ai.ai_telemetry_source(SOURCE), caplog.at_level(logging.ERROR, "leadhook.ai"):
+        result = await client.complete_json(PROMPT)
+        await client.flush()
+    assert result.value == {"tag": "Interested"}
+    assert db.ai.list_interactions(database) == []
+    assert client.records_failed == 1
+    assert "disk on fire" in caplog.text
+
+
+async def test_a_closed_store_does_not_fail_the_call(make_client, fake_openai, store, caplog):
+    client = make_client()
+    store.close()
+    fake_openai.push_json({"tag": "Neutral"})
+    with ai.ai_telemetry_source(SOURCE), caplog.at_level(logging.ERROR, "leadhook.ai"):
+        result = await client.complete_json(PROMPT)
+    assert result.value == {"tag": "Neutral"}
+    assert client.records_failed == 1
+    assert "could not record AI interaction" in caplog.text
+
+
+async def test_the_call_path_does_not_wait_for_the_commit(make_client, fake_openai, store):
+    """The row is submitted to the writer; the call returns before it is committed."""
+    import threading
+
+    gate = threading.Event()
+    store.submit(lambda database: gate.wait(5))  # the writer is busy until the gate opens
+    fake_openai.push_json({"tag": "Neutral"})
+    client = make_client()
+    try:
+        with ai.ai_telemetry_source(SOURCE):
+            await client.complete_json(PROMPT)
+        assert client.records_submitted == 1
+    finally:
+        gate.set()
+    await client.flush()
+
+
+# -- attribution -----------------------------------------------------------------------------
+
+
+async def test_explicit_source_wins_over_the_context(make_client, fake_openai, database):
+    client = make_client()
+    with ai.ai_telemetry_source("background_job:SMS_INBOUND_POST_PROCESS"):
+        await client.complete_json(PROMPT)
+        await client.complete_json(PROMPT, source="  explicit:source  ")
+        await client.complete_json(PROMPT, source="   ")  # empty: no explicit source
+    sources = [r["source"] for r in await rows_after(client, database)]
+    assert sources == [
+        "background_job:SMS_INBOUND_POST_PROCESS",
+        "explicit:source",
+        "background_job:SMS_INBOUND_POST_PROCESS",
+    ]
+
+
+@pytest.mark.allow_unattributed
+async def test_no_source_is_stored_as_null(make_client, fake_openai, database):
+    client = make_client()
+    assert ai.current_source() is None
+    await client.complete_json(PROMPT)
+    [row] = await rows_after(client, database)
+    assert row["source"] is None
+    assert db.ai.unattributed_interactions(database)[0]["id"] == row["id"]
+
+
+async def test_job_fields_come_from_the_job_context(
+    make_client, fake_openai, database, seed_inbound
+):
+    message, lead = seed_inbound("yes please", contact="c-1")
+    other_message, other_lead = seed_inbound("hello", contact="c-2")
+    job_id = database.execute("SELECT id FROM background_jobs ORDER BY id LIMIT 1").fetchone()[0]
+    job = ai.JobContext(
+        job_id=job_id,
+        job_type=db.jobs.SMS_INBOUND_POST_PROCESS,
+        attempt=2,
+        client_id=message["client_id"],
+        lead_id=lead["id"],
+        message_id=message["id"],
+    )
+    client = make_client()
+    with ai.ai_telemetry_source("background_job:SMS_INBOUND_POST_PROCESS"), ai.job_context(job):
+        await client.complete_json(PROMPT)
+        await client.complete_json(PROMPT, lead_id=other_lead["id"], message_id=other_message["id"])
+    first, second = await rows_after(client, database)
+    assert (first["background_job_id"], first["job_attempt"]) == (job_id, 2)
+    assert (first["client_id"], first["lead_id"], first["message_id"]) == (
+        message["client_id"],
+        lead["id"],
+        message["id"],
+    )
+    assert (second["background_job_id"], second["job_attempt"]) == (job_id, 2)
+    assert (second["lead_id"], second["message_id"]) == (other_lead["id"], other_message["id"])
+    assert second["client_id"] == message["client_id"]
+
+
+async def test_a_vanished_reference_is_stored_as_null(make_client, fake_openai, database):
+    client = make_client()
+    with ai.ai_telemetry_source(SOURCE):
+        await client.complete_json(PROMPT, client_id=999, lead_id=998, message_id=997)
+    [row] = await rows_after(client, database)
+    assert (row["client_id"], row["lead_id"], row["message_id"]) == (None, None, None)
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+async def test_create_client_uses_the_base_url_setting(store, fake_openai, database):
+    settings = Settings(
+        db_path=store.path,
+        ai_provider="openai",
+        openai_api_key="sk-test",
+        openai_base_url=fake_openai.base_url,
+        ai_model="gpt-4.1-mini",
+    )
+    client = ai.create_client(settings, store)
+    try:
+        with ai.ai_telemetry_source(SOURCE):
+            await client.complete_json(PROMPT)
+    finally:
+        await client.close()
+    [row] = await rows_after(client, database)
+    assert fake_openai.requests[0]["model"] == "gpt-4.1-mini"
+    assert (row["provider"], row["model"]) == ("openai", "gpt-4.1-mini")
+
+
+async def test_openai_base_url_from_the_environment(store, fake_openai, database, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.delenv("LEADHOOK_AI_PROVIDER", raising=False)
+    settings = Settings.from_env(db_path=store.path)
+    assert settings.ai_provider == "openai"
+    client = ai.create_client(settings, store)
+    try:
+        with ai.ai_telemetry_source(SOURCE):
+            await client.complete_json(PROMPT)
+    finally:
+        await client.close()
+    assert fake_openai.headers[0]["authorization"] == "Bearer sk-env"
+
+
+def test_invalid_prices_json_is_a_clear_start_up_error(db_path):
+    from app import create_app
+
+    with pytest.raises(ValueError, match="LEADHOOK_AI_PRICES_JSON is not valid JSON"):
+        create_app(Settings(db_path=str(db_path), ai_prices_json="{gpt-4o: 1"))
+    with pytest.raises(ValueError, match=r"LEADHOOK_AI_PRICES_JSON: m\.output must be a number"):
+        PriceTable.from_json('{"m": {"input": 1, "output": "cheap"}}')
+    with pytest.raises(ValueError, match="needs 'output'"):
+        PriceTable.from_json('{"m": {"input": 1}}')
+    with pytest.raises(ValueError, match="unknown keys"):
+        PriceTable.from_json('{"m": {"input": 1, "output": 2, "cache": 1}}')
+
+
+def test_create_client_rejects_bad_provider_settings(store):
+    with pytest.raises(ValueError, match="must be 'openai' or 'offline'"):
+        ai.create_client(Settings(ai_provider="anthropic"), store)
+    with pytest.raises(ValueError, match="needs OPENAI_API_KEY"):
+        ai.create_client(Settings(ai_provider="openai"), store)
+
+
+# -- prices and parsing (units) --------------------------------------------------------------
+
+
+def test_price_lookup_exact_then_without_date_request_model_first():
+    table = PriceTable.from_json('{"gpt-4o-mini": {"input": 9, "output": 9}}')
+    assert table.lookup("gpt-4o-mini").input == 9  # the override wins
+    assert table.lookup("gpt-4o-mini").cached_input == 9  # defaults to input
+    assert table.lookup("gpt-4o-2024-08-06") == BUILTIN_PRICES["gpt-4o"]
+    assert table.lookup("unknown", "gpt-4.1-2025-04-14") == BUILTIN_PRICES["gpt-4.1"]
+    assert table.lookup("gpt-4.1", "gpt-4o") == BUILTIN_PRICES["gpt-4.1"]
+    assert table.lookup("unknown", None) is None
+    assert strip_date_suffix("gpt-4o-mini-2024-07-18") == "gpt-4o-mini"
+    assert strip_date_suffix("claude-3-5-sonnet-20240620") == "claude-3-5-sonnet"
+    assert strip_date_suffix("gpt-4o") == "gpt-4o"
+
+
+def test_cost_formula():
+    price = Price(input=2.0, cached_input=0.5, output=8.0)
+    assert cost_usd(price, 1_000_000, 250_000, 100_000) == pytest.approx(
+        750_000 * 2.0 / 1e6 + 250_000 * 0.5 / 1e6 + 100_000 * 8.0 / 1e6
+    )
+    assert cost_usd(price, 10, None, None) == pytest.approx(20 / 1e6)
+    assert cost_usd(None, 10, 0, 10) is None
+    assert cost_usd(price, None, None, None) is None
+
+
+def test_retry_after_header_forms():
+    assert _retry_after({"retry-after": "3"}) == 3.0
+    assert _retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+    assert _retry_after({"retry-after": "soon"}) is None
+    later = "Sun, 18 Jan 2099 10:00:00 GMT"
+    assert _retry_after({"retry-after": later}) > 1e9
+    assert _retry_after({}) is None
+
+
+def test_parse_json_object():
+    assert parse_json_object('{"a": 1}') == {"a": 1}
+    assert parse_json_object('```json\n{"a": 1}\n```') == {"a": 1}
+    for bad in (None, "", "[1]", "nope"):
+        with pytest.raises(ai.AIResponseError):
+            parse_json_object(bad)
+    assert math.isclose(parse_json_object('{"x": 0.5}')["x"], 0.5)

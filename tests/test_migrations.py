@@ -1,0 +1,170 @@
+"""The schema: versioned migrations, constraints an operator can rely on."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+import db
+from db._migrations import migrations
+
+NOW = "2026-01-18T10:00:00.000Z"
+
+
+def test_fresh_file_gets_every_table_and_the_view_of_applied_migrations(db_path):
+    database = db.connect(db_path)
+    applied = db.migrate(database)
+    assert applied[0] == "m001_initial"
+    assert set(database.table_names()) >= {
+        "clients",
+        "leads",
+        "messages",
+        "background_jobs",
+        "ai_interactions",
+        "ai_drafts",
+    }
+    assert db.migrate(database) == []  # idempotent
+
+
+def test_older_file_migrates_forward_and_keeps_its_data(db_path):
+    names = [m.name for m in migrations._migrations]
+    database = db.connect(db_path)
+    if len(names) > 1:
+        migrations.apply(database, stop_before=names[1])
+    else:
+        migrations.apply(database)
+    client, _ = db.clients.create_client(database, name="Old", now=NOW, ghl_location_id="loc")
+    database.execute(
+        "INSERT INTO leads (client_id, status, created_at, updated_at) VALUES (?, 'new', ?, ?)",
+        (client.id, NOW, NOW),
+    )
+    database.close()
+    reopened = db.connect(db_path)
+    assert db.migrate(reopened) == names[1:]
+    assert [c.name for c in db.clients.list_clients(reopened)] == ["Old"]
+    assert reopened.execute("SELECT COUNT(*) FROM leads").fetchone()[0] == 1
+
+
+def test_pragmas_of_a_connection(db_path):
+    database = db.connect(db_path)
+    assert database.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert database.execute("PRAGMA synchronous").fetchone()[0] == 2
+    assert database.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert database.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+
+
+@pytest.fixture
+def seeded(database):
+    client, _ = db.clients.create_client(database, name="A", now=NOW, ghl_location_id="loc")
+    lead = db.leads.find_or_create_lead(
+        database, client.id, db.leads.LeadFields(ghl_contact_id="c1"), now=NOW
+    )
+    return database, client.id, lead
+
+
+def insert_message(database, client_id, lead_id, **extra):
+    columns = {
+        "client_id": client_id,
+        "lead_id": lead_id,
+        "channel": "sms",
+        "direction": "inbound",
+        "body": "hi",
+        "sent_at": NOW,
+        "received_at": NOW,
+        "source": "ghl",
+        "created_at": NOW,
+        **extra,
+    }
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    database.execute(f"INSERT INTO messages ({names}) VALUES ({marks})", tuple(columns.values()))
+
+
+@pytest.mark.parametrize(
+    "column",
+    ["ghl_id", "email_reply_id", "unipile_message_id", "webhook_dedupe_key", "scheduled_email_id"],
+)
+def test_every_dedupe_column_is_unique_and_nullable(seeded, column):
+    database, client_id, lead_id = seeded
+    insert_message(database, client_id, lead_id)  # all dedupe columns NULL
+    insert_message(database, client_id, lead_id)  # NULLs never collide
+    insert_message(database, client_id, lead_id, **{column: "k1"})
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        insert_message(database, client_id, lead_id, **{column: "k1"})
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "bad"),
+    [
+        ("messages", "channel", "fax"),
+        ("messages", "direction", "sideways"),
+        ("leads", "status", "hot"),
+        ("leads", "sentiment_tag", "Happy"),
+        ("background_jobs", "status", "DONE"),
+        ("ai_interactions", "status", "ok"),
+        ("ai_drafts", "status", "sent"),
+    ],
+)
+def test_enum_columns_have_check_constraints(database, table, column, bad):
+    sql = database.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()[0]
+    assert f"{column} TEXT" in sql and "CHECK" in sql
+    sentinel = f"CHECK ({column} IN" if column != "sentiment_tag" else "sentiment_tag IN"
+    assert sentinel in sql
+
+
+def test_check_constraints_reject_bad_values(seeded):
+    database, client_id, lead_id = seeded
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        insert_message(database, client_id, lead_id, channel="fax")
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        database.execute("UPDATE leads SET status = 'hot'")
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        database.execute("UPDATE leads SET fit_score = 5")
+
+
+def test_leads_are_unique_per_client_and_ghl_contact(seeded):
+    database, client_id, _ = seeded
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        database.execute(
+            "INSERT INTO leads (client_id, ghl_contact_id, status, created_at, updated_at)"
+            " VALUES (?, 'c1', 'new', ?, ?)",
+            (client_id, NOW, NOW),
+        )
+    other, _ = db.clients.create_client(database, name="B", now=NOW)
+    database.execute(
+        "INSERT INTO leads (client_id, ghl_contact_id, status, created_at, updated_at)"
+        " VALUES (?, 'c1', 'new', ?, ?)",
+        (other.id, NOW, NOW),
+    )
+
+
+def test_job_dedupe_key_is_unique_and_required(seeded):
+    database, client_id, lead_id = seeded
+    insert_message(database, client_id, lead_id)
+    args = dict(
+        job_type="SMS_INBOUND_POST_PROCESS",
+        client_id=client_id,
+        lead_id=lead_id,
+        message_id=1,
+        now=NOW,
+    )
+    assert db.jobs.enqueue_job(database, **args) == (1, True)
+    assert db.jobs.enqueue_job(database, **args) == (1, False)
+    with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
+        database.execute(
+            "INSERT INTO background_jobs (type, client_id, run_at, created_at, updated_at)"
+            " VALUES ('X', ?, ?, ?, ?)",
+            (client_id, NOW, NOW, NOW),
+        )
+
+
+def test_jobs_are_indexed_by_status_and_run_at(database):
+    plan = database.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM background_jobs WHERE status = 'PENDING'"
+        " AND run_at <= ? ORDER BY run_at LIMIT 10",
+        (NOW,),
+    ).fetchall()
+    assert any("background_jobs_status_run_at" in row[-1] for row in plan)

@@ -1,0 +1,176 @@
+"""The group-committing writer: isolation of units, durability settings, refusing in time."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+import db
+from tests.conftest import all_counts, load_payload
+
+
+@pytest.fixture
+def store(db_path, database):
+    store = db.Store(db_path, busy_timeout_ms=200)
+    yield store
+    store.close()
+
+
+def insert_client(database, name: str) -> int:
+    client, _ = db.clients.create_client(database, name=name, now="2026-01-01T00:00:00.000Z")
+    return client.id
+
+
+def fail(database) -> None:
+    insert_client(database, "doomed")
+    raise ValueError("this unit fails")
+
+
+def test_pragmas(store):
+    writer = store._writer_db
+    assert writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert writer.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert writer.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert writer.execute("PRAGMA busy_timeout").fetchone()[0] == 200
+    reader = store.reader()
+    assert reader.execute("PRAGMA synchronous").fetchone()[0] == 2
+
+
+def test_a_failing_unit_does_not_fail_the_others(store, database):
+    # Submit many units at once so that they share batches; every third one fails.
+    futures = []
+    for i in range(60):
+        if i % 3 == 0:
+            futures.append(store.submit(fail))
+        else:
+            futures.append(store.submit(insert_client, f"c{i}"))
+    results = []
+    for i, future in enumerate(futures):
+        if i % 3 == 0:
+            with pytest.raises(ValueError, match="this unit fails"):
+                future.result(timeout=10)
+        else:
+            results.append(future.result(timeout=10))
+    names = [r[0] for r in database.execute("SELECT name FROM clients ORDER BY id")]
+    assert names == [f"c{i}" for i in range(60) if i % 3]
+    assert "doomed" not in names
+    assert store.units == 60
+    assert store.batches < 60  # they were grouped
+
+
+def test_concurrent_writers_are_group_committed(store, database):
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        ids = list(pool.map(lambda i: store.write_sync(insert_client, f"t{i}"), range(400)))
+    assert len(set(ids)) == 400
+    assert database.execute("SELECT COUNT(*) FROM clients").fetchone()[0] == 400
+    assert store.batches < 400
+
+
+def test_an_integrity_error_is_the_units_own(store, database):
+    store.write_sync(insert_client, "a")
+    dup = store.submit(
+        lambda d: d.execute(
+            "INSERT INTO clients (id, name, token_hash, token_prefix, created_at,"
+            " updated_at) VALUES (1, 'x', 'h', 'p', 'n', 'n')"
+        )
+    )
+    with pytest.raises(sqlite3.IntegrityError):
+        dup.result(timeout=10)
+    assert store.write_sync(insert_client, "b") == 2
+
+
+def test_locked_database_is_refused_in_time_and_nothing_is_written(store, db_path, database):
+    locker = sqlite3.connect(db_path, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(db.DatabaseUnavailable):
+            store.write_sync(insert_client, "late", timeout=0.5)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    # The refused unit is never run later, even though the lock is gone now.
+    assert store.write_sync(insert_client, "after") == 1
+    assert [r[0] for r in database.execute("SELECT name FROM clients")] == ["after"]
+
+
+@pytest.mark.anyio
+async def test_write_is_awaitable_without_blocking_the_loop(store, database):
+    ticks = 0
+    done = threading.Event()
+
+    async def ticker():
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            await asyncio.sleep(0.001)
+
+    task = asyncio.create_task(ticker())
+    for i in range(20):
+        await store.write(insert_client, f"a{i}")
+    done.set()
+    await task
+    assert ticks > 0
+    assert await store.read(lambda d: d.execute("SELECT COUNT(*) FROM clients").fetchone()[0]) == 20
+
+
+def test_closed_store_refuses(db_path, database):
+    store = db.Store(db_path)
+    store.close()
+    with pytest.raises(db.DatabaseUnavailable):
+        store.submit(insert_client, "x")
+
+
+# -- over HTTP: 429 with Retry-After when the write cannot be committed ----------------------
+
+
+def test_webhook_answers_429_when_the_database_is_locked(serve, workspace, db_path, database):
+    live = serve(scheduler_enabled=False, busy_timeout_ms=200, write_timeout_seconds=0.5)
+    before = all_counts(database)
+    locker = sqlite3.connect(db_path, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    try:
+        with httpx.Client(base_url=live.url, timeout=30) as http:
+            response = http.post(
+                "/api/webhooks/ghl/sms",
+                json=load_payload("ghl_sms_workflow.json"),
+                headers=workspace.auth,
+            )
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert response.status_code == 429
+    assert int(response.headers["retry-after"]) > 0
+    assert response.json()["success"] is False
+    assert all_counts(database) == before
+    with httpx.Client(base_url=live.url, timeout=30) as http:
+        again = http.post(
+            "/api/webhooks/ghl/sms",
+            json=load_payload("ghl_sms_workflow.json"),
+            headers=workspace.auth,
+        )
+    assert again.status_code == 200
+    assert again.json()["deduped"] is False
+
+
+def test_webhook_answers_429_when_the_disk_is_full(serve, workspace, database):
+    live = serve(scheduler_enabled=False)
+    store = live.app.state.store
+    before = all_counts(database)
+    pages = database.execute("PRAGMA page_count").fetchone()[0]
+    store.write_sync(lambda d: d.execute(f"PRAGMA max_page_count = {pages}").fetchall())
+    data = load_payload("ghl_sms_workflow.json")
+    data["message"]["body"] = "a long reply " * 10_000  # needs new pages
+    with httpx.Client(base_url=live.url, timeout=30) as http:
+        response = http.post("/api/webhooks/ghl/sms", json=data, headers=workspace.auth)
+    assert response.status_code == 429, response.text
+    assert all_counts(database) == before
+    store.write_sync(lambda d: d.execute("PRAGMA max_page_count = 1073741823").fetchall())
+    with httpx.Client(base_url=live.url, timeout=30) as http:
+        assert (
+            http.post("/api/webhooks/ghl/sms", json=data, headers=workspace.auth).status_code == 200
+        )

@@ -1,0 +1,253 @@
+"""POST /api/webhooks/instantly: Instantly events over real HTTP (issue 5)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+import ai
+import db
+from tests.conftest import all_counts, load_payload
+
+PATH = "/api/webhooks/instantly"
+NOW = datetime(2026, 1, 15, 10, 31, tzinfo=UTC)
+NOW_ISO = "2026-01-15T10:31:00.000Z"
+
+
+class Clock:
+    """A settable clock: the receipt time of the next delivery."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture
+def live(serve, workspace, clock):
+    """The scheduler is off: jobs stay as the webhook left them."""
+    return serve(scheduler_enabled=False, clock=clock)
+
+
+def rows(database, sql: str, params: tuple = ()) -> list[dict]:
+    return list(database.query(sql, params))
+
+
+def handle(email_id: str, email_account: str, timestamp: str) -> str:
+    joined = f"{email_id}|{email_account}|{timestamp}".encode()
+    return "instantly:" + hashlib.sha256(joined).hexdigest()[:32]
+
+
+def test_reply_received_first_delivery(http, workspace, database):
+    response = http.post(
+        PATH, json=load_payload("instantly_reply_received.json"), headers=workspace.auth
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body == {
+        "success": True,
+        "deduped": False,
+        "messageId": body["messageId"],
+        "leadId": body["leadId"],
+        "jobEnqueued": True,
+    }
+    [message] = rows(database, "SELECT * FROM messages")
+    assert (message["channel"], message["direction"], message["source"]) == (
+        "email",
+        "inbound",
+        "instantly",
+    )
+    assert message["email_reply_id"] == handle(
+        "6f1c2d3e-0000-4000-8000-0000000000aa", "sender@acme.example", "2026-01-15T10:30:00.000Z"
+    )
+    assert (message["body"], message["subject"]) == (
+        "Sounds good, what times work?",
+        "Re: Q1 outreach",
+    )
+    assert (message["sent_at"], message["received_at"]) == ("2026-01-15T10:30:00.000Z", NOW_ISO)
+    [lead] = rows(database, "SELECT * FROM leads")
+    assert (lead["id"], lead["email"]) == (body["leadId"], "lead@example.com")
+    [job] = rows(database, "SELECT * FROM background_jobs")
+    assert (job["type"], job["status"]) == ("INSTANTLY_INBOUND_POST_PROCESS", "PENDING")
+    assert job["dedupe_key"] == f"{workspace.id}:{message['id']}:INSTANTLY_INBOUND_POST_PROCESS"
+
+
+def test_duplicate_is_deduped_and_follows_the_job_state_table(http, workspace, database):
+    payload = load_payload("instantly_reply_received.json")
+    first = http.post(PATH, json=payload, headers=workspace.auth).json()
+    counts = all_counts(database)
+
+    second = http.post(PATH, json=payload, headers=workspace.auth)
+
+    assert second.status_code == 200
+    assert second.json() == {**first, "deduped": True, "jobEnqueued": False}
+    database.execute("UPDATE background_jobs SET status = 'RUNNING'")
+    third = http.post(PATH, json=payload, headers=workspace.auth).json()
+    assert (third["deduped"], third["jobEnqueued"]) == (True, False)
+    assert rows(database, "SELECT status FROM background_jobs") == [{"status": "RUNNING"}]
+    database.execute("UPDATE background_jobs SET status = 'FAILED', attempts = 5")
+    fourth = http.post(PATH, json=payload, headers=workspace.auth).json()
+    assert (fourth["deduped"], fourth["jobEnqueued"]) == (True, True)
+    assert all_counts(database) == counts
+
+
+def test_concurrent_identical_deliveries_store_one_message_and_one_job(
+    live, workspace, database, post_concurrently
+):
+    payload = load_payload("instantly_reply_received.json")
+    responses = post_concurrently(live.url, PATH, json=payload, headers=workspace.auth)
+
+    assert [r.status_code for r in responses] == [200] * 30
+    bodies = [r.json() for r in responses]
+    assert sum(not b["deduped"] for b in bodies) == 1
+    assert len({b["messageId"] for b in bodies}) == 1
+    counts = all_counts(database)
+    assert (counts["messages"], counts["background_jobs"], counts["leads"]) == (1, 1, 1)
+
+
+def test_reply_without_timestamp_delivered_twice_is_one_message(http, clock, workspace, database):
+    payload = load_payload("instantly_reply_no_timestamp.json")
+    first = http.post(PATH, json=payload, headers=workspace.auth).json()
+    clock.now = NOW + timedelta(minutes=10)  # the retry arrives later
+
+    second = http.post(PATH, json=payload, headers=workspace.auth).json()
+
+    assert (first["deduped"], second["deduped"]) == (False, True)
+    assert second["messageId"] == first["messageId"]
+    [message] = rows(database, "SELECT * FROM messages")
+    assert message["email_reply_id"] == handle(
+        "6f1c2d3e-0000-4000-8000-0000000000bb", "sender@acme.example", ""
+    )
+    assert message["body"] == "Not now, maybe next quarter."  # reply_html as text
+    assert message["sent_at"] == NOW_ISO  # no timestamp: the first receipt time
+    assert all_counts(database)["background_jobs"] == 1
+
+
+def test_timestamp_is_part_of_the_handle_as_sent(http, workspace, database):
+    payload = load_payload("instantly_reply_received.json")
+    payload["timestamp"] = 1768473000000  # the same instant, as epoch milliseconds
+
+    body = http.post(PATH, json=payload, headers=workspace.auth).json()
+
+    message = rows(database, "SELECT * FROM messages WHERE id = ?", (body["messageId"],))[0]
+    assert message["email_reply_id"] == handle(
+        "6f1c2d3e-0000-4000-8000-0000000000aa", "sender@acme.example", "1768473000000"
+    )
+    assert message["sent_at"] == "2026-01-15T10:30:00.000Z"
+
+
+def _without(key: str) -> dict:
+    payload = load_payload("instantly_reply_received.json")
+    del payload[key]
+    return payload
+
+
+REPLY = load_payload("instantly_reply_received.json")
+REJECTIONS = {
+    "no token": ({}, REPLY, 401, "Missing client token"),
+    "wrong token": ({"Authorization": "Bearer lh_wrong"}, REPLY, 401, "Invalid client token"),
+    "bad JSON": ("auth", b'{"event_type": "reply_received"', 400, "Body is not valid JSON"),
+    "JSON array": ("auth", b"[]", 400, "Body must be a JSON object"),
+    "missing email id": ("auth", _without("email_id"), 400, "Missing email_id"),
+    "missing lead email": ("auth", _without("lead_email"), 400, "Missing lead_email"),
+    "missing event type": ("auth", _without("event_type"), 400, "Missing event_type"),
+    "sent without email id": (
+        "auth",
+        {"event_type": "email_sent", "lead_email": "lead@example.com"},
+        400,
+        "Missing email_id",
+    ),
+    "unsubscribe without email": ("auth", {"event_type": "lead_unsubscribed"}, 400, "lead_email"),
+}
+
+
+@pytest.mark.parametrize("case", REJECTIONS.keys())
+def test_rejections_write_nothing(case, http, workspace, database):
+    headers, payload, status, error = REJECTIONS[case]
+    headers = workspace.auth if headers == "auth" else headers
+    before = all_counts(database)
+
+    if isinstance(payload, bytes):
+        response = http.post(PATH, content=payload, headers=headers)
+    else:
+        response = http.post(PATH, json=payload, headers=headers)
+
+    assert response.status_code == status
+    assert response.json()["success"] is False
+    assert error in response.json()["error"]
+    assert all_counts(database) == before
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    ["email_opened", "auto_reply_received", "link_clicked", "lead_interested", "Custom label"],
+)
+def test_other_event_types_are_ignored(event_type, http, workspace, database):
+    payload = {**REPLY, "event_type": event_type}
+    before = all_counts(database)
+
+    response = http.post(PATH, json=payload, headers=workspace.auth)
+
+    assert response.status_code == 200
+    assert response.json() == {"success": True, "ignored": True, "eventType": event_type}
+    assert all_counts(database) == before
+
+
+def test_email_sent_is_outbound_without_a_job(http, workspace, database):
+    payload = load_payload("instantly_email_sent.json")
+
+    first = http.post(PATH, json=payload, headers=workspace.auth)
+    second = http.post(PATH, json=payload, headers=workspace.auth)
+
+    assert first.status_code == 200
+    assert (first.json()["deduped"], first.json()["jobEnqueued"]) == (False, False)
+    assert second.json()["deduped"] is True
+    [message] = rows(database, "SELECT * FROM messages")
+    assert (message["direction"], message["scheduled_email_id"]) == (
+        "outbound",
+        "instantly:6f1c2d3e-0000-4000-8000-0000000000a0",
+    )
+    assert (message["body"], message["subject"]) == ("Hi Alex, quick question", "Q1 outreach")
+    [lead] = rows(database, "SELECT first_name, last_name, last_outbound_at FROM leads")
+    assert lead == {
+        "first_name": "Alex",
+        "last_name": "Lee",
+        "last_outbound_at": "2026-01-14T09:00:00.000Z",
+    }
+    assert all_counts(database)["background_jobs"] == 0
+
+
+def test_lead_unsubscribed_blacklists_the_lead(http, workspace, database):
+    replied = http.post(PATH, json=REPLY, headers=workspace.auth).json()
+    payload = load_payload("instantly_lead_unsubscribed.json")
+
+    first = http.post(PATH, json=payload, headers=workspace.auth)
+    second = http.post(PATH, json=payload, headers=workspace.auth)
+
+    expected = {"success": True, "leadId": replied["leadId"], "status": "blacklisted"}
+    assert (first.status_code, first.json()) == (200, expected)
+    assert second.json() == expected
+    [lead] = rows(database, "SELECT status, sentiment_tag FROM leads")
+    assert lead == {"status": "blacklisted", "sentiment_tag": "Blacklist"}
+
+
+def test_the_route_runs_inside_its_telemetry_source(http, workspace, monkeypatch):
+    seen: list[str | None] = []
+    ingest = db.messages.ingest_message
+
+    def recording(database, message, lead):
+        seen.append(ai.current_source())
+        return ingest(database, message, lead)
+
+    monkeypatch.setattr(db.messages, "ingest_message", recording)
+    assert http.post(PATH, json=REPLY, headers=workspace.auth).status_code == 200
+    assert seen == [PATH]
