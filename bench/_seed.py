@@ -1,4 +1,4 @@
-"""Fill a database with many rows quickly (bench data only: plain executemany in one transaction)."""
+"""Fill a database with many rows quickly (bench data only: executemany, one transaction)."""
 
 from __future__ import annotations
 

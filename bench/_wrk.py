@@ -39,10 +39,11 @@ function request()
   end
   local body = string.format(
     '{"contact_id":"c-%d-%d","first_name":"Jane","last_name":"Doe",' ..
-    '"email":"jane.%d.%d@example.com","phone":"+1555%07d","date_created":"2026-01-18T10:00:00.000Z",' ..
+    '"email":"jane.%d.%d@example.com","phone":"+1555%02d%06d",' ..
+    '"date_created":"2026-01-18T10:00:00.000Z",' ..
     '"location":{"id":"%s"},"message":{"type":2,"body":"Yes I am interested %d %d"},' ..
     '"workflow":{"id":"wf_1"},"customData":{"Note":"%s"}}',
-    tid, n, tid, n, n, location, tid, n, pad)
+    tid, n, tid, n, tid, n, location, tid, n, pad)
   return wrk.format("POST", path, headers, body)
 end
 """
