@@ -89,7 +89,7 @@ def create_app(
         state=State({"settings": settings, "clock": clock, "token_cache": TokenCache()}),
         openapi_config=OpenAPIConfig(title="leadhook", version="0.1.0"),
         logging_config=LoggingConfig(
-            root={"level": "INFO", "handlers": ["queue_listener"]},
+            root={"level": settings.log_level, "handlers": ["queue_listener"]},
             log_exceptions="never",
         ),
         debug=False,

@@ -55,7 +55,9 @@ def serve(host: str, port: int, demo: bool) -> None:
     from app import create_app
 
     settings = Settings.from_env()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     database = _open(settings)
     if demo:
         _demo_workspace(database, settings, host, port)

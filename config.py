@@ -44,6 +44,7 @@ class Settings:
     # Most writes committed together; 1 = a commit per request (for comparison only).
     writer_max_batch: int = 512
     scheduler_enabled: bool = True
+    log_level: str = "INFO"
     # Background jobs: a RUNNING job whose lease (renewed every lease/3 by its live runner)
     # is older than this is taken back; shutdown waits this long for running jobs; the
     # runner polls at least this often (webhooks wake it at once); finished jobs are kept
@@ -74,6 +75,8 @@ class Settings:
             "job_lease_seconds": float(max(5, _int("LEADHOOK_JOB_LEASE_SECONDS", 60))),
             "job_grace_seconds": float(max(0, _int("LEADHOOK_JOB_GRACE_SECONDS", 10))),
             "job_retention_days": max(0, _int("LEADHOOK_JOB_RETENTION_DAYS", 30)),
+            "scheduler_enabled": _int("LEADHOOK_SCHEDULER_ENABLED", 1) != 0,
+            "log_level": (_str("LEADHOOK_LOG_LEVEL") or "INFO").upper(),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

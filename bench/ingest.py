@@ -2,8 +2,10 @@
 
 Same stack (Litestar, uvicorn, one worker), same ~1 KB JSON bodies, wrk on 127.0.0.1 at
 64 connections, each run bounded in time. Rows: the bare route (baseline), the webhook with
-unique payloads, with 50 % duplicates, and, for comparison, with one commit per request
-(``LEADHOOK_WRITER_MAX_BATCH=1``) at the same ``synchronous=FULL`` durability.
+unique payloads, with 50 % duplicates, for comparison with one commit per request
+(``LEADHOOK_WRITER_MAX_BATCH=1``) at the same ``synchronous=FULL`` durability, all with the
+job runner off (``LEADHOOK_SCHEDULER_ENABLED=0``: jobs queue up), and last with the runner
+draining the jobs (offline AI) in the same process.
 
     python -m bench.ingest [--seconds 10] [--connections 64]
 """
@@ -29,10 +31,14 @@ def measure(seconds: int, connections: int) -> list[tuple[str, _wrk.Result]]:
                 _wrk.run(url, "/bare", seconds=seconds, connections=connections),
             )
         )
+    # Jobs stay queued during the ingest rows (the runner would share the process's CPU);
+    # the last row shows ingest with the runner draining at the same time.
+    idle = {"LEADHOOK_SCHEDULER_ENABLED": "0"}
     cases = [
-        ("webhook, unique payloads", 0.0, {}),
-        ("webhook, 50 % duplicates", 0.5, {}),
-        ("webhook, commit per request", 0.0, {"LEADHOOK_WRITER_MAX_BATCH": "1"}),
+        ("webhook, unique payloads", 0.0, idle),
+        ("webhook, 50 % duplicates", 0.5, idle),
+        ("webhook, commit per request", 0.0, {**idle, "LEADHOOK_WRITER_MAX_BATCH": "1"}),
+        ("webhook, runner draining too", 0.0, {}),
     ]
     for label, dup_ratio, extra in cases:
         with tempfile.TemporaryDirectory() as tmp:
@@ -68,11 +74,11 @@ def report(rows: list[tuple[str, _wrk.Result]], connections: int) -> str:
     base = rows[0][1].requests_per_s
     lines = [
         f"ingest at {connections} connections (wrk, 1 uvicorn worker, synchronous=FULL)",
-        f"{'case':<32} {'req/s':>9} {'x bare':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}",
+        f"{'case':<34} {'req/s':>9} {'x bare':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}",
     ]
     for label, r in rows:
         lines.append(
-            f"{label:<32} {r.requests_per_s:>9.0f} {r.requests_per_s / base:>7.2f} "
+            f"{label:<34} {r.requests_per_s:>9.0f} {r.requests_per_s / base:>7.2f} "
             f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.errors:>7}"
         )
     unique = dict(rows)["webhook, unique payloads"]

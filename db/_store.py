@@ -1,10 +1,17 @@
 """The store: one writer thread with group commit, and per-thread read connections.
 
 Every in-process write is a *unit of work*: a function ``fn(db, *args)`` run on the writer
-thread's connection. The writer takes all units waiting at that moment, runs each inside its
-own SAVEPOINT within one ``BEGIN IMMEDIATE`` transaction, commits once (one fsync for the
-batch) and only then resolves the callers' futures. A unit that raises is rolled back to its
-savepoint and fails alone; the others still commit.
+thread's connection. The writer takes all units waiting at that moment, runs them in one
+``BEGIN IMMEDIATE`` transaction, commits once (one fsync for the batch) and only then resolves
+the callers' futures.
+
+A unit that raises fails alone: the batch is rolled back and run again with a SAVEPOINT per
+unit, so the failing unit's writes are undone and the others commit. (The first run has no
+savepoints: they cost two statements per unit and failures are rare.) So a unit may run twice
+before it commits, and must touch nothing but the database.
+
+``db.batch_memo`` is a dict that lives for one transaction, for facts a unit may reuse within
+it (the write lock is held, so they cannot change).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,10 +45,49 @@ MAX_BATCH = 512
 class _Unit:
     fn: Callable[..., Any]
     args: tuple
-    future: Future
+    # A concurrent.futures.Future (threads), or an asyncio future of ``loop`` (coroutines).
+    future: Any
     context: contextvars.Context
     deadline: float | None = None
-    result: Any = field(default=None)
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> bool:
+        """False if the caller gave up before the unit ran (it is then skipped)."""
+        if self.loop is None:
+            return self.future.set_running_or_notify_cancel()
+        return not self.future.done()
+
+
+def _settle(outcomes: list[tuple[Any, Any, BaseException | None]]) -> None:
+    """Resolve asyncio futures (on their loop's thread)."""
+    for future, result, exc in outcomes:
+        if future.done():
+            continue
+        if exc is None:
+            future.set_result(result)
+        else:
+            future.set_exception(exc)
+
+
+def _deliver(outcomes: list[tuple[_Unit, Any, BaseException | None]]) -> None:
+    """Hand results to the callers: one wake-up per event loop for the whole batch."""
+    by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+    for unit, result, exc in outcomes:
+        if unit.loop is not None:
+            by_loop.setdefault(unit.loop, []).append((unit.future, result, exc))
+        elif not unit.future.done():
+            if exc is None:
+                unit.future.set_result(result)
+            else:
+                unit.future.set_exception(exc)
+    for loop, items in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
+            loop.call_soon_threadsafe(_settle, items)
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(DatabaseUnavailable("the write was not committed in time"))
 
 
 def _is_unavailable(exc: BaseException) -> bool:
@@ -67,7 +113,11 @@ class Store:
         self._writer_db = connect(self.path, busy_timeout_ms=busy_timeout_ms)
         self._thread = threading.Thread(target=self._run, name="leadhook-writer", daemon=True)
         self._closed = False
+        # Counters for benchmarks and operators: committed batches and units, and the seconds
+        # the writer spent in batches and in COMMIT (the fsync).
         self.batches = 0
+        self.batch_seconds = 0.0
+        self.commit_seconds = 0.0
         self.units = 0
         self._thread.start()
 
@@ -97,13 +147,19 @@ class Store:
         Raises :class:`DatabaseUnavailable` when it is not committed within ``timeout``
         seconds; a unit that times out while still queued is dropped, never run.
         """
-        future = self.submit(fn, *args, timeout=timeout)
+        if self._closed:
+            raise DatabaseUnavailable("the store is closed")
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        deadline = time.monotonic() + timeout if timeout is not None else None
+        self._queue.put(_Unit(fn, args, future, contextvars.copy_context(), deadline, loop))
+        # The writer enforces the deadline; this timer only guards against a wedged disk.
+        guard = loop.call_later(timeout + 5, _expire, future) if timeout is not None else None
         try:
-            return await asyncio.wait_for(
-                asyncio.wrap_future(future), None if timeout is None else timeout + 1
-            )
-        except TimeoutError:
-            raise DatabaseUnavailable("the write was not committed in time") from None
+            return await future
+        finally:
+            if guard is not None:
+                guard.cancel()
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -165,15 +221,14 @@ class Store:
                 self._fail(batch, DatabaseUnavailable("internal writer error"))
 
     def _run_batch(self, batch: list[_Unit]) -> None:
-        now = time.monotonic()
+        now = started = time.monotonic()
         live: list[_Unit] = []
+        late: list[_Unit] = []
         for unit in batch:
-            if not unit.future.set_running_or_notify_cancel():
+            if not unit.start():
                 continue
-            if unit.deadline is not None and now > unit.deadline:
-                unit.future.set_exception(DatabaseUnavailable("timed out waiting for the writer"))
-                continue
-            live.append(unit)
+            (late if unit.deadline is not None and now > unit.deadline else live).append(unit)
+        self._fail(late, DatabaseUnavailable("timed out waiting for the writer"))
         if not live:
             return
         conn = self._writer_db.conn
@@ -189,22 +244,20 @@ class Store:
         if expired:
             self._fail(expired, DatabaseUnavailable("timed out waiting for the write lock"))
             live = [u for u in live if u not in expired]
-        done: list[tuple[_Unit, BaseException | None]] = []
-        for unit in live:
-            conn.execute("SAVEPOINT unit")
+        outcomes = self._run_units(conn, live, savepoints=False)
+        if outcomes is None:  # a unit failed: run the batch again, each unit on its own
+            if not conn.in_transaction:
+                return  # the transaction died with it: every unit was failed
+            conn.execute("ROLLBACK")
             try:
-                unit.result = unit.context.run(unit.fn, self._writer_db, *unit.args)
-            except BaseException as exc:
-                if not conn.in_transaction:  # the error destroyed the whole transaction
-                    log.warning("write transaction aborted: %s", exc)
-                    self._fail(live, DatabaseUnavailable(str(exc)))
-                    return
-                conn.execute("ROLLBACK TO unit")
-                conn.execute("RELEASE unit")
-                done.append((unit, DatabaseUnavailable(str(exc)) if _is_unavailable(exc) else exc))
-            else:
-                conn.execute("RELEASE unit")
-                done.append((unit, None))
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                self._fail(live, DatabaseUnavailable(str(exc)))
+                return
+            outcomes = self._run_units(conn, live, savepoints=True)
+            if outcomes is None:
+                return
+        committing = time.monotonic()
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -213,16 +266,43 @@ class Store:
                 conn.execute("ROLLBACK")
             self._fail(live, DatabaseUnavailable(str(exc)))
             return
+        done_at = time.monotonic()
         self.batches += 1
         self.units += len(live)
-        for unit, exc in done:
-            if exc is None:
-                unit.future.set_result(unit.result)
+        self.commit_seconds += done_at - committing
+        self.batch_seconds += done_at - started
+        _deliver(outcomes)
+
+    def _run_units(
+        self, conn: sqlite3.Connection, live: list[_Unit], *, savepoints: bool
+    ) -> list[tuple[_Unit, Any, BaseException | None]] | None:
+        """Run the units in the open transaction. Without savepoints, None at the first
+        failure (the caller retries with them); with them, None if the transaction died
+        (every unit was then failed)."""
+        self._writer_db.batch_memo = {}
+        outcomes: list[tuple[_Unit, Any, BaseException | None]] = []
+        for unit in live:
+            if savepoints:
+                conn.execute("SAVEPOINT unit")
+            try:
+                result = unit.context.run(unit.fn, self._writer_db, *unit.args)
+            except BaseException as exc:
+                if not savepoints and conn.in_transaction:
+                    return None
+                if not conn.in_transaction:  # the error destroyed the whole transaction
+                    log.warning("write transaction aborted: %s", exc)
+                    self._fail(live, DatabaseUnavailable(str(exc)))
+                    return None
+                conn.execute("ROLLBACK TO unit")
+                conn.execute("RELEASE unit")
+                error = DatabaseUnavailable(str(exc)) if _is_unavailable(exc) else exc
+                outcomes.append((unit, None, error))
             else:
-                unit.future.set_exception(exc)
+                if savepoints:
+                    conn.execute("RELEASE unit")
+                outcomes.append((unit, result, None))
+        return outcomes
 
     @staticmethod
     def _fail(units: list[_Unit], exc: BaseException) -> None:
-        for unit in units:
-            if not unit.future.done():
-                unit.future.set_exception(exc)
+        _deliver([(unit, None, exc) for unit in units])

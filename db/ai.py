@@ -96,17 +96,17 @@ def unattributed_interactions(database: Database) -> list[dict]:
     )
 
 
-def prune_interactions(database: Database, before_iso: str, batch: int | None = None) -> int:
-    """Delete ``ai_interactions`` rows created before ``before_iso`` (at most ``batch`` of the
+def prune_interactions(database: Database, before: str, *, batch: int | None = None) -> int:
+    """Delete ``ai_interactions`` rows created before ``before`` (at most ``batch`` of the
     oldest when given, so a caller can prune in short transactions); return how many."""
     if batch is None:
-        cursor = database.execute("DELETE FROM ai_interactions WHERE created_at < ?", (before_iso,))
+        cursor = database.execute("DELETE FROM ai_interactions WHERE created_at < ?", (before,))
     else:
         cursor = database.execute(
             """DELETE FROM ai_interactions WHERE id IN (
                    SELECT id FROM ai_interactions WHERE created_at < ?
                    ORDER BY created_at LIMIT ?)""",
-            (before_iso, batch),
+            (before, batch),
         )
     return cursor.rowcount
 

@@ -42,37 +42,41 @@ _FILLABLE = ("ghl_contact_id", "email", "phone", "linkedin_id", "linkedin_url")
 _FILLABLE += ("first_name", "last_name", "phone_digits")
 
 
-def find_or_create_lead(db: Database, client_id: int, lead: LeadFields, *, now: str) -> int:
+def find_or_create_lead(
+    db: Database,
+    client_id: int,
+    lead: LeadFields,
+    *,
+    now: str,
+    touch: tuple[str, str] | None = None,
+) -> int:
     """Return the id of the client's lead for these identifiers, creating it if none matches.
 
-    A match only fills the lead's blank fields. Run inside a write transaction
-    (BEGIN IMMEDIATE), so find-then-insert cannot race.
+    A match only fills the lead's blank fields. ``touch = (direction, at)`` also advances the
+    roll-ups as :func:`bump_rollups` does, in the same statement. Run inside a write
+    transaction (BEGIN IMMEDIATE), so find-then-insert cannot race.
     """
     lead = lead.cleaned()
     values = {f.name: getattr(lead, f.name) for f in fields(lead)}
     values["phone_digits"] = phone_digits(lead.phone)
     found = _best_match(db, client_id, values)
     if found is not None:
-        _fill_blanks(db, found, values, now)
+        _update_found(db, found, values, now, touch)
         return found
+    rollups = {"last_inbound_at": None, "last_outbound_at": None, "last_message_at": None}
+    if touch is not None:
+        direction, at = touch
+        rollups[_rollup_column(direction)] = rollups["last_message_at"] = at
     row = one(
         db,
         """INSERT INTO leads (client_id, ghl_contact_id, email, phone, phone_digits, linkedin_id,
-                              linkedin_url, first_name, last_name, status, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?) RETURNING id""",
-        (
-            client_id,
-            values["ghl_contact_id"],
-            values["email"],
-            values["phone"],
-            values["phone_digits"],
-            values["linkedin_id"],
-            values["linkedin_url"],
-            values["first_name"],
-            values["last_name"],
-            now,
-            now,
-        ),
+                              linkedin_url, first_name, last_name, status, last_inbound_at,
+                              last_outbound_at, last_message_at, created_at, updated_at)
+           VALUES (:client_id, :ghl_contact_id, :email, :phone, :phone_digits, :linkedin_id,
+                   :linkedin_url, :first_name, :last_name, 'new', :last_inbound_at,
+                   :last_outbound_at, :last_message_at, :now, :now)
+           RETURNING id""",
+        {"client_id": client_id, "now": now, **values, **rollups},
     )
     assert row is not None
     return row["id"]
@@ -97,21 +101,37 @@ def _best_match(db: Database, client_id: int, values: dict) -> int | None:
     return found["id"] if found else None
 
 
-def _fill_blanks(db: Database, lead_id: int, values: dict, now: str) -> None:
+def _rollup_column(direction: str) -> str:
+    return "last_inbound_at" if direction == "inbound" else "last_outbound_at"
+
+
+def _update_found(
+    db: Database, lead_id: int, values: dict, now: str, touch: tuple[str, str] | None
+) -> None:
+    """Fill the matched lead's blank fields and, with ``touch``, advance its roll-ups."""
     present = [c for c in _FILLABLE if values.get(c) is not None]
-    if not present:
-        return
-    sets = ", ".join(f"{c} = COALESCE(NULLIF({c}, ''), ?)" for c in present)
-    blanks = " OR ".join(f"COALESCE({c}, '') = ''" for c in present)
+    sets = [f"{c} = COALESCE(NULLIF({c}, ''), :{c})" for c in present]
+    params = {c: values[c] for c in present}
+    if touch is None:
+        if not present:
+            return
+        blanks = " OR ".join(f"COALESCE({c}, '') = ''" for c in present)
+        where = f"id = :id AND ({blanks})"  # write nothing when nothing is blank
+    else:
+        direction, params["at"] = touch
+        column = _rollup_column(direction)
+        sets.append(f"{column} = MAX(COALESCE({column}, ''), :at)")
+        sets.append("last_message_at = MAX(COALESCE(last_message_at, ''), :at)")
+        where = "id = :id"
     db.execute(
-        f"UPDATE leads SET {sets}, updated_at = ? WHERE id = ? AND ({blanks})",
-        (*[values[c] for c in present], now, lead_id),
+        f"UPDATE leads SET {', '.join(sets)}, updated_at = :now WHERE {where}",
+        {**params, "now": now, "id": lead_id},
     )
 
 
 def bump_rollups(db: Database, lead_id: int, *, direction: str, at: str, now: str) -> None:
     """Advance ``last_<direction>_at`` and ``last_message_at`` (never backwards)."""
-    column = "last_inbound_at" if direction == "inbound" else "last_outbound_at"
+    column = _rollup_column(direction)
     db.execute(
         f"""UPDATE leads SET {column} = MAX(COALESCE({column}, ''), :at),
                              last_message_at = MAX(COALESCE(last_message_at, ''), :at),

@@ -14,7 +14,7 @@ from sqlite_utils import Database
 from db._connection import one, rows
 from db._time import parse_iso
 from db.jobs import enqueue_job
-from db.leads import LeadFields, bump_rollups, find_or_create_lead
+from db.leads import LeadFields, find_or_create_lead
 
 DEDUPE_COLUMNS = (
     "ghl_id",
@@ -68,12 +68,12 @@ def ingest_message(db: Database, message: NewMessage, lead: LeadFields) -> Inges
     now = message.received_at
     existing, key = _existing_for(db, message)
     if existing is None:
-        lead_id = find_or_create_lead(db, message.client_id, lead, now=now)
+        # The lead's roll-ups move with its new message, in the lead's own statement.
+        touch = (message.direction, message.sent_at)
+        lead_id = find_or_create_lead(db, message.client_id, lead, now=now, touch=touch)
         message_id = _insert(db, message, lead_id, key)
         if message_id is None:  # another process inserted it first: the row is there now
             existing = _by_key(db, message.dedupe_column, key)
-        else:
-            bump_rollups(db, lead_id, direction=message.direction, at=message.sent_at, now=now)
     deduped = existing is not None
     if existing is not None:
         if existing.get("client_id", message.client_id) != message.client_id:

@@ -15,10 +15,11 @@ from litestar.exceptions import (
     NotAuthorizedException,
     PermissionDeniedException,
 )
-from litestar.handlers import BaseRouteHandler
 
 import db
 from db.clients import Client
+from db.leads import LeadFields
+from db.messages import NewMessage
 
 log = logging.getLogger("leadhook.webhooks")
 T = TypeVar("T")
@@ -30,17 +31,23 @@ class TooManyRequests(HTTPException):
 
 def token_from(connection: ASGIConnection) -> str | None:
     """The client token: ``Authorization: Bearer``, ``X-Leadhook-Token`` or ``?token=``."""
-    auth = connection.headers.get("authorization", "")
-    if auth[:7].lower() == "bearer ":
-        return auth[7:].strip() or None
-    token = connection.headers.get("x-leadhook-token") or connection.query_params.get("token")
+    # Read the raw ASGI headers: building Litestar's Headers costs more than the lookup.
+    bearer = header = None
+    for name, value in connection.scope["headers"]:
+        if name == b"authorization" and value[:7].lower() == b"bearer ":
+            bearer = value[7:].strip().decode("latin-1")
+        elif name == b"x-leadhook-token":
+            header = value.strip().decode("latin-1")
+    if bearer is not None:
+        return bearer or None
+    token = header or connection.query_params.get("token")
     return token.strip() if token else None
 
 
 class TokenCache:
     """Tokens resolved in the last few seconds, by hash, to spare a database read per request.
 
-    Only the guard uses it; every write re-checks the token inside its own transaction
+    Only :func:`authenticate` uses it; every write re-checks the token inside its own transaction
     (:func:`write`), so a rotated token is never used to store anything.
     """
 
@@ -61,21 +68,24 @@ class TokenCache:
         self._entries[token_hash] = (time.monotonic(), client)
 
 
+_AUTH_KEY = "leadhook.auth"
+
+
 class TokenRevoked(Exception):
     """The token stopped being the client's between the guard and the write."""
 
 
-async def client_token_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """Resolve the client token to its workspace before anything is parsed; 401 otherwise."""
-    token = token_from(connection)
+async def authenticate(request: Request, token: str | None = None) -> Client:
+    """The workspace of the request's client token (``token`` if given, else the headers or
+    ``?token=``); 401 if missing or wrong. Call it first, before the body is read.
+
+    Remembers the client and the token's hash for :func:`write`, which re-checks the token in
+    the write's own transaction.
+    """
+    token = token if token is not None else token_from(request)
     if token is None:
         raise NotAuthorizedException("Missing client token")
-    await authenticate(connection, token)
-
-
-async def authenticate(connection: ASGIConnection, token: str) -> Client:
-    """Resolve ``token`` to its client (401 if none) and remember both on the request."""
-    state = connection.app.state
+    state = request.app.state
     token_hash = db.clients.hash_token(token)
     client = state.token_cache.get(token_hash)
     if client is None:
@@ -83,13 +93,8 @@ async def authenticate(connection: ASGIConnection, token: str) -> Client:
         if client is None:
             raise NotAuthorizedException("Invalid client token")
         state.token_cache.put(token_hash, client)
-    connection.state.client = client
-    connection.state.token_hash = token_hash
+    request.scope[_AUTH_KEY] = (client, token_hash)  # type: ignore[literal-required]
     return client
-
-
-def current_client(request: Request) -> Client:
-    return request.state.client
 
 
 async def read_json_object(request: Request, struct: type[T]) -> T:
@@ -114,8 +119,11 @@ def require_workspace(expected: str | None, given: str, what: str) -> None:
 
 
 def _as_client(database: Any, client_id: int, token_hash: str, fn: Any, *args: Any) -> Any:
-    if not db.clients.token_is_current(database, client_id, token_hash):
-        raise TokenRevoked
+    checked = database.batch_memo  # once per token and transaction: the lock is held
+    if (client_id, token_hash) not in checked:
+        if not db.clients.token_is_current(database, client_id, token_hash):
+            raise TokenRevoked
+        checked[client_id, token_hash] = True
     return fn(database, *args)
 
 
@@ -125,7 +133,7 @@ async def write(request: Request, fn: Any, *args: Any) -> Any:
     The unit first re-checks the request's token in the same transaction.
     """
     state = request.app.state
-    client, token_hash = request.state.client, request.state.token_hash
+    client, token_hash = request.scope[_AUTH_KEY]  # type: ignore[literal-required]
     timeout = state.settings.write_timeout_seconds
     try:
         return await state.store.write(
@@ -138,19 +146,61 @@ async def write(request: Request, fn: Any, *args: Any) -> Any:
         raise TooManyRequests("Database busy, retry later", headers={"Retry-After": "30"}) from None
 
 
+class Conflict(HTTPException):
+    status_code = 409
+
+
+async def ingest(
+    request: Request, route: str, event: str, message: NewMessage, lead: LeadFields
+) -> dict[str, Any]:
+    """Store ``message`` exactly once with its job (one commit), wake the runner for a new
+    job, and answer ``{"success", "deduped", "messageId", "leadId", "jobEnqueued"}``."""
+    try:
+        result = await write(request, db.messages.ingest_message, message, lead)
+    except db.messages.DedupeKeyConflict as exc:
+        log.warning("%s %s: %s", route, event, exc)
+        raise Conflict("This message id is already stored for another client") from None
+    if result.job_enqueued:
+        wake_runner(request)
+    log.debug(  # one line per delivery: LEADHOOK_LOG_LEVEL=DEBUG shows them
+        "%s event=%s client=%s %s message=%s lead=%s deduped=%s job_enqueued=%s",
+        route,
+        event,
+        message.client_id,
+        message.direction,
+        result.message_id,
+        result.lead_id,
+        result.deduped,
+        result.job_enqueued,
+    )
+    return {
+        "success": True,
+        "deduped": result.deduped,
+        "messageId": result.message_id,
+        "leadId": result.lead_id,
+        "jobEnqueued": result.job_enqueued,
+    }
+
+
 def wake_runner(request: Request) -> None:
     wake = getattr(request.app.state, "wake_runner", None)
     if wake is not None:
         wake()
 
 
-def error_response(_: Request, exc: Exception) -> Response:
-    """Every error as ``{"success": false, "error": ...}``; 500s say nothing internal."""
+def error_response(request: Request, exc: Exception) -> Response:
+    """Every error as ``{"success": false, "error": ...}``; 500s say nothing internal.
+
+    A rejected request is logged at INFO with its path (never the query string: it may carry
+    ``?token=``) so that an operator sees a misconfigured provider.
+    """
     if isinstance(exc, HTTPException):
         status, detail, headers = exc.status_code, exc.detail, exc.headers
         extra = getattr(exc, "extra", None)
         if isinstance(extra, list) and extra and isinstance(extra[0], dict):
             detail = f"{detail}: {extra[0].get('message', '')}".rstrip(": ")
+        if status != 429:  # 429s are logged where they arise, with the cause
+            log.info("rejected %s %s: %d %s", request.method, request.url.path, status, detail)
     else:
         log.exception("unhandled error", exc_info=exc)
         status, detail, headers = 500, "Internal server error", None

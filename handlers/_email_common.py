@@ -15,23 +15,17 @@ from html.parser import HTMLParser
 from typing import Any
 
 from litestar import Request
-from litestar.exceptions import HTTPException
 
 import db
 from db.clients import Client
 from db.leads import LeadFields
-from db.messages import NewMessage
-from handlers._common import wake_runner, write
+from handlers._common import ingest, write  # noqa: F401 - ingest is re-exported
 
 log = logging.getLogger("leadhook.webhooks")
 
 # A number above this is an epoch in milliseconds, below it in seconds (year 2001 in ms).
 _EPOCH_MS_THRESHOLD = 1e12
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
-
-
-class Conflict(HTTPException):
-    status_code = 409
 
 
 def text(value: Any) -> str:
@@ -161,37 +155,6 @@ def body_text(plain: Any, html: Any = None) -> str:
 
 def ignored(event_type: str) -> dict[str, Any]:
     return {"success": True, "ignored": True, "eventType": event_type}
-
-
-async def ingest(
-    request: Request, route: str, event_type: str, message: NewMessage, lead: LeadFields
-) -> dict[str, Any]:
-    """Store ``message`` exactly once with its job (one commit); the GHL route's response."""
-    try:
-        result = await write(request, db.messages.ingest_message, message, lead)
-    except db.messages.DedupeKeyConflict as exc:
-        log.warning("%s %s: %s", route, event_type, exc)
-        raise Conflict("This message id is already stored for another client") from None
-    if result.job_enqueued:
-        wake_runner(request)
-    log.info(
-        "%s event=%s client=%s %s message=%s lead=%s deduped=%s job_enqueued=%s",
-        route,
-        event_type,
-        message.client_id,
-        message.direction,
-        result.message_id,
-        result.lead_id,
-        result.deduped,
-        result.job_enqueued,
-    )
-    return {
-        "success": True,
-        "deduped": result.deduped,
-        "messageId": result.message_id,
-        "leadId": result.lead_id,
-        "jobEnqueued": result.job_enqueued,
-    }
 
 
 async def unsubscribe(

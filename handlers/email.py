@@ -26,7 +26,7 @@ import db
 from ai import ai_telemetry_source
 from db.leads import LeadFields
 from db.messages import NewMessage
-from handlers._common import client_token_guard, current_client, read_json_object, require_workspace
+from handlers._common import authenticate, read_json_object, require_workspace
 from handlers._email_common import (
     body_text,
     first_text,
@@ -97,7 +97,6 @@ def lead_fields(data: EmailData, fallback_email: str = "", full_name: str = "") 
 
 class EmailWebhookController(Controller):
     path = PATH
-    guards = [client_token_guard]  # noqa: RUF012 - Litestar's layered config
 
     @post(status_code=200, summary="Email platform (EmailBison/Inboxxia) events")
     async def receive(self, request: Request) -> dict[str, Any]:
@@ -105,7 +104,7 @@ class EmailWebhookController(Controller):
             return await self._receive(request)
 
     async def _receive(self, request: Request) -> dict[str, Any]:
-        client = current_client(request)
+        client = await authenticate(request)
         payload = await read_json_object(request, EmailWebhook)
         event = payload.event or EmailEvent()
         event_type = text(event.type)

@@ -7,7 +7,6 @@ message is deduplicated on a key computed from its content (DESIGN.md, with a te
 from __future__ import annotations
 
 import hashlib
-import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,16 +17,7 @@ from litestar.exceptions import ClientException
 import db
 from db.leads import LeadFields
 from db.messages import NewMessage
-from handlers._common import (
-    client_token_guard,
-    current_client,
-    read_json_object,
-    require_workspace,
-    wake_runner,
-    write,
-)
-
-log = logging.getLogger("leadhook.webhooks")
+from handlers._common import authenticate, ingest, read_json_object, require_workspace
 
 Scalar = str | int | float | None
 MAX_DRIFT = timedelta(minutes=20)
@@ -171,13 +161,15 @@ def lead_fields(payload: GhlSmsWebhook, contact_id: str) -> LeadFields:
     )
 
 
+ROUTE = "/api/webhooks/ghl/sms"
+
+
 class GhlSmsController(Controller):
-    path = "/api/webhooks/ghl/sms"
-    guards = [client_token_guard]  # noqa: RUF012 - Litestar's layered config
+    path = ROUTE
 
     @post(status_code=200, summary="GoHighLevel SMS workflow webhook")
     async def receive(self, request: Request) -> dict[str, Any]:
-        client = current_client(request)
+        client = await authenticate(request)
         payload = await read_json_object(request, GhlSmsWebhook)
         location_id = text(payload.location.id).strip() if payload.location else ""
         if not location_id:
@@ -213,24 +205,4 @@ class GhlSmsController(Controller):
             job_type=db.jobs.SMS_INBOUND_POST_PROCESS,
             repeat_window_seconds=settings.ghl_dedupe_window_seconds,
         )
-        result = await write(
-            request, db.messages.ingest_message, message, lead_fields(payload, contact_id)
-        )
-        if result.job_enqueued:
-            wake_runner(request)
-        log.info(
-            "ghl sms client=%s contact=%s workflow=%s message=%s deduped=%s job_enqueued=%s",
-            client.id,
-            contact_id,
-            workflow_id or "-",
-            result.message_id,
-            result.deduped,
-            result.job_enqueued,
-        )
-        return {
-            "success": True,
-            "deduped": result.deduped,
-            "messageId": result.message_id,
-            "leadId": result.lead_id,
-            "jobEnqueued": result.job_enqueued,
-        }
+        return await ingest(request, ROUTE, "sms", message, lead_fields(payload, contact_id))

@@ -25,7 +25,7 @@ import db
 from ai import ai_telemetry_source
 from db.leads import LeadFields
 from db.messages import NewMessage
-from handlers._common import client_token_guard, current_client, read_json_object
+from handlers._common import authenticate, read_json_object
 from handlers._email_common import (
     body_text,
     first_text,
@@ -88,7 +88,6 @@ def lead_fields(payload: InstantlyWebhook, email: str) -> LeadFields:
 
 class InstantlyWebhookController(Controller):
     path = PATH
-    guards = [client_token_guard]  # noqa: RUF012 - Litestar's layered config
 
     @post(status_code=200, summary="Instantly events")
     async def receive(self, request: Request) -> dict[str, Any]:
@@ -96,7 +95,7 @@ class InstantlyWebhookController(Controller):
             return await self._receive(request)
 
     async def _receive(self, request: Request) -> dict[str, Any]:
-        client = current_client(request)
+        client = await authenticate(request)
         payload = await read_json_object(request, InstantlyWebhook)
         event_type = first_text(payload.event_type, payload.type)
         if not event_type:

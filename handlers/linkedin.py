@@ -29,7 +29,7 @@ import db
 from ai import ai_telemetry_source
 from db.leads import LeadFields
 from db.messages import NewMessage
-from handlers._common import client_token_guard, current_client, read_json_object, require_workspace
+from handlers._common import authenticate, read_json_object, require_workspace
 from handlers._email_common import ingest, sent_at_iso, split_name, text
 
 PATH = "/api/webhooks/linkedin"
@@ -123,7 +123,6 @@ def counterpart(payload: UnipileWebhook, own_id: str) -> Attendee | None:
 
 class LinkedInWebhookController(Controller):
     path = PATH
-    guards = [client_token_guard]  # noqa: RUF012 - Litestar's layered config
 
     @post(status_code=200, summary="LinkedIn messages through Unipile")
     async def receive(self, request: Request) -> dict[str, Any]:
@@ -131,7 +130,7 @@ class LinkedInWebhookController(Controller):
             return await self._receive(request)
 
     async def _receive(self, request: Request) -> dict[str, Any]:
-        client = current_client(request)
+        client = await authenticate(request)
         payload = await read_json_object(request, UnipileWebhook)
         event = event_name(payload.event)
         if not event:

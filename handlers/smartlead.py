@@ -23,15 +23,14 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, post
-from litestar.connection import ASGIConnection
 from litestar.exceptions import ClientException, NotAuthorizedException
-from litestar.handlers import BaseRouteHandler
 
 import db
 from ai import ai_telemetry_source
+from db.clients import Client
 from db.leads import LeadFields
 from db.messages import NewMessage
-from handlers._common import authenticate, current_client, read_json_object, token_from
+from handlers._common import authenticate, read_json_object, token_from
 from handlers._email_common import (
     body_text,
     first_text,
@@ -89,14 +88,14 @@ class _SecretKey(msgspec.Struct):
     secret_key: Any = None
 
 
-async def smartlead_token_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def smartlead_client(request: Request) -> Client:
     """The client token from a header or ``?token=``; if there is none, the body's
     ``secret_key`` (the body is read within the size limit, 413 past it). Either way it is
     resolved like every client token (:func:`handlers._common.authenticate`: hashed, and
     re-checked in the write's transaction); 401 otherwise, before anything is stored."""
-    token = token_from(connection)
-    if token is None and isinstance(connection, Request):
-        raw = await connection.body()  # cached: the handler reads the same bytes
+    token = token_from(request)
+    if token is None:
+        raw = await request.body()  # cached: the handler reads the same bytes
         try:
             secret = msgspec.json.decode(raw, type=_SecretKey).secret_key
         except (msgspec.DecodeError, msgspec.ValidationError):
@@ -104,7 +103,7 @@ async def smartlead_token_guard(connection: ASGIConnection, _: BaseRouteHandler)
         token = (secret.strip() or None) if isinstance(secret, str) else None
     if token is None:
         raise NotAuthorizedException("Missing client token")
-    await authenticate(connection, token)
+    return await authenticate(request, token)
 
 
 def lead_email(payload: SmartLeadWebhook) -> str:
@@ -150,7 +149,6 @@ def reply_body(payload: SmartLeadWebhook) -> str:
 
 class SmartLeadWebhookController(Controller):
     path = PATH
-    guards = [smartlead_token_guard]  # noqa: RUF012 - Litestar's layered config
 
     @post(status_code=200, summary="SmartLead events (token in a header or as secret_key)")
     async def receive(self, request: Request) -> dict[str, Any]:
@@ -158,7 +156,7 @@ class SmartLeadWebhookController(Controller):
             return await self._receive(request)
 
     async def _receive(self, request: Request) -> dict[str, Any]:
-        client = current_client(request)
+        client = await smartlead_client(request)
         payload = await read_json_object(request, SmartLeadWebhook)
         event_type = text(payload.event_type)
         if not event_type:

@@ -74,36 +74,30 @@ async def run_maintenance(
 PRUNE_BATCH = 5000
 
 
-@register_maintenance(name="prune_background_jobs")
-async def prune_background_jobs(ctx: MaintenanceContext) -> int:
-    """Delete SUCCEEDED/FAILED jobs finished more than ``job_retention_days`` ago (0: never),
-    in short batches so webhooks never wait long for the write lock."""
-    days = ctx.settings.job_retention_days
+async def _prune(ctx: MaintenanceContext, days: int, prune: Callable[..., int]) -> int:
+    """Run ``prune(database, before=..., batch=...)`` in short transactions until it deletes
+    less than a batch, so webhooks never wait long for the write lock. ``days <= 0``: keep
+    everything."""
     if days <= 0:
         return 0
     before = db.iso(ctx.now - timedelta(days=days))
     total = 0
     while True:
         deleted = await ctx.store.write(
-            partial(db.jobs.prune_jobs, before=before, batch=PRUNE_BATCH), timeout=60
+            partial(prune, before=before, batch=PRUNE_BATCH), timeout=60
         )
         total += deleted
         if deleted < PRUNE_BATCH:
             return total
+
+
+@register_maintenance(name="prune_background_jobs")
+async def prune_background_jobs(ctx: MaintenanceContext) -> int:
+    """Delete SUCCEEDED/FAILED jobs finished more than ``job_retention_days`` ago."""
+    return await _prune(ctx, ctx.settings.job_retention_days, db.jobs.prune_jobs)
 
 
 @register_maintenance(name="prune_ai_interactions")
 async def prune_ai_interactions(ctx: MaintenanceContext) -> int:
-    """Delete AI telemetry rows older than ``ai_retention_days`` (0: never), in short batches."""
-    days = ctx.settings.ai_retention_days
-    if days <= 0:
-        return 0
-    before = db.iso(ctx.now - timedelta(days=days))
-    total = 0
-    while True:
-        deleted = await ctx.store.write(
-            partial(db.ai.prune_interactions, before_iso=before, batch=PRUNE_BATCH), timeout=60
-        )
-        total += deleted
-        if deleted < PRUNE_BATCH:
-            return total
+    """Delete AI telemetry rows older than ``ai_retention_days``."""
+    return await _prune(ctx, ctx.settings.ai_retention_days, db.ai.prune_interactions)

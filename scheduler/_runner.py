@@ -148,6 +148,13 @@ class PassResult:
         return asdict(self)
 
 
+def _result_and_claim(
+    result: Callable[[Any], bool], claim: Callable[[Any], list[dict]], database: Any
+) -> tuple[bool, list[dict]]:
+    """Unit of work: write a job's result, then claim its successor."""
+    return result(database), claim(database)
+
+
 class Runner:
     """Claims and runs background jobs for one process. See the module docstring."""
 
@@ -174,6 +181,7 @@ class Runner:
         self.totals = PassResult()
         self._running: dict[int, dict] = {}  # job id → the claimed row, until its result is written
         self._chained: set[int] = set()  # main-loop jobs whose result write also claims the next
+        self._successors: dict[int, dict] = {}  # job id → the job its result write claimed
         self._loop_tasks: set[asyncio.Task] = set()
         self._all_tasks: set[asyncio.Task] = set()
         self._wake_event = asyncio.Event()
@@ -236,6 +244,7 @@ class Runner:
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
         await self._release_running("interrupted by shutdown; not counted as a failure")
+        self._successors.clear()
         _LIVE_RUNNERS.discard(self.id)
         log.info("job runner %s stopped", self.id)
 
@@ -375,24 +384,27 @@ class Runner:
         task.add_done_callback(self._all_tasks.discard)
         task.add_done_callback(lambda _: self._wake_event.set())
 
-    async def _run_job(self, job: dict, result: PassResult) -> None:
-        result.processed += 1
-        outcome = "released"
-        try:
-            outcome = await self._execute(job)
-        except asyncio.CancelledError:
-            raise  # stop() puts the job back
-        except db.DatabaseUnavailable as exc:
-            # The result could not be written: the job stays RUNNING until its lease expires.
-            log.error("job %s: its result could not be written: %s", job["id"], exc)
-            self._running.pop(job["id"], None)
-            outcome = "lost"
-        except Exception:
-            log.exception("job %s: runner error", job["id"])
-            self._running.pop(job["id"], None)
-            outcome = "lost"
-        finally:
-            result.record(outcome)
+    async def _run_job(self, job: dict | None, result: PassResult) -> None:
+        """Run ``job``, then the successors its result claimed (see :meth:`_finish`)."""
+        while job is not None:
+            result.processed += 1
+            outcome = "released"
+            try:
+                outcome = await self._execute(job)
+            except asyncio.CancelledError:
+                raise  # stop() puts the job (and a claimed successor) back
+            except db.DatabaseUnavailable as exc:
+                # The result could not be written: the job stays RUNNING until its lease expires.
+                log.error("job %s: its result could not be written: %s", job["id"], exc)
+                self._running.pop(job["id"], None)
+                outcome = "lost"
+            except Exception:
+                log.exception("job %s: runner error", job["id"])
+                self._running.pop(job["id"], None)
+                outcome = "lost"
+            finally:
+                result.record(outcome)
+            job = self._successors.pop(job["id"], None)
 
     async def _execute(self, job: dict) -> str:
         """Run the handler inside the job's telemetry source and context; write the result."""
@@ -511,21 +523,27 @@ class Runner:
     async def _finish(self, job: dict, unit: Callable[[Any], bool], outcome: str) -> str:
         """Write the claim's result (fenced); ``lost`` when the claim was taken away.
 
-        A main-loop job queues the claim of its successor right behind its result, so both
-        usually share one commit: one fsync per finished job instead of two.
+        A main-loop job claims its successor in the same unit of work as its result: one
+        statement pair, one commit, for each finished job while there is a backlog.
         """
         chain = job["id"] in self._chained and not self._stopping
         self._chained.discard(job["id"])
-        claim = None
+        claimed: list[dict] = []
         if chain:
-            claim = self.store.submit(
-                partial(db.jobs.claim_jobs, runner_id=self.id, now=self._now_iso(), limit=1),
-                timeout=WRITE_TIMEOUT_SECONDS,
-            )
-        written = await self._write(unit)
+            claim = partial(db.jobs.claim_jobs, runner_id=self.id, now=self._now_iso(), limit=1)
+            try:
+                written, claimed = await self.store.write(
+                    partial(_result_and_claim, unit, claim), timeout=WRITE_TIMEOUT_SECONDS
+                )
+            except db.DatabaseUnavailable:
+                written = await self._write(unit)  # the result first; the main loop claims
+        else:
+            written = await self._write(unit)
         self._running.pop(job["id"], None)
-        if claim is not None:
-            await self._start_claimed(claim)
+        for next_job in claimed:  # this task runs it next: no new task, no main-loop turn
+            self._running[next_job["id"]] = next_job
+            self._chained.add(next_job["id"])
+            self._successors[job["id"]] = next_job
         if not written:
             log.warning(
                 "job %s %s attempt %s: claim lost (taken back by recovery); result %s not written",
@@ -536,16 +554,6 @@ class Runner:
             )
             return "lost"
         return outcome
-
-    async def _start_claimed(self, claim: Any) -> None:
-        try:
-            claimed = await asyncio.wrap_future(claim)
-        except Exception as exc:  # the main loop claims at its next turn
-            log.warning("claiming the next job failed: %s", exc)
-            return
-        for next_job in claimed:
-            self._running[next_job["id"]] = next_job
-            self._spawn(next_job, self.totals, self._loop_tasks)
 
     async def _write(self, unit: Callable[[Any], Any]) -> Any:
         """A runner write: retried a few times while the database cannot take it."""

@@ -270,6 +270,26 @@ async def test_maintenance_prunes_finished_jobs_past_retention_only(
     assert old_ok not in left and old_failed not in left
 
 
+@pytest.mark.anyio
+async def test_maintenance_prunes_ai_rows_past_retention_in_batches(
+    database, store, settings, workspace, monkeypatch
+):
+    import scheduler._maintenance as maintenance
+
+    monkeypatch.setattr(maintenance, "PRUNE_BATCH", 2)  # several batches
+    now = START + timedelta(days=100)
+    for i, days_ago in enumerate((45, 40, 31, 30.5, 29, 1)):
+        database.execute(
+            "INSERT INTO ai_interactions (source, client_id, feature_id, provider, api_type,"
+            " model, status, created_at) VALUES ('background_job:X', ?, 'f', 'offline',"
+            " 'chat_completions', 'm', 'success', ?)",
+            (workspace.id, db.iso(now - timedelta(days=days_ago, seconds=i))),
+        )
+    results = await run_maintenance(store, settings, now)
+    assert results["prune_ai_interactions"] == 4  # older than 30 days (the default)
+    assert database.execute("SELECT COUNT(*) FROM ai_interactions").fetchone()[0] == 2
+
+
 # -- two processes, SIGKILL ----------------------------------------------------------------------
 
 

@@ -1,0 +1,18 @@
+"""``python -m bench`` (``make bench``): every benchmark, one after the other."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import growth, ingest, jobs, telemetry
+
+
+def main() -> None:
+    for module in (ingest, jobs, telemetry, growth):
+        print(f"\n== {module.__name__}", flush=True)
+        sys.argv = [module.__name__]
+        module.main()
+
+
+if __name__ == "__main__":
+    main()
