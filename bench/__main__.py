@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from bench import growth, ingest, jobs, telemetry
+from bench import _wrk, growth, ingest, jobs, telemetry
 
 
 def main() -> None:
     for module in (ingest, jobs, telemetry, growth):
         print(f"\n== {module.__name__}", flush=True)
+        if module in (ingest, growth) and not _wrk.have_wrk():
+            print("skipped: wrk is not installed (apt-get install wrk)")
+            continue
         sys.argv = [module.__name__]
         module.main()
 

@@ -24,6 +24,7 @@ import queue
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -85,16 +86,44 @@ def _deliver(outcomes: list[tuple[_Unit, Any, BaseException | None]]) -> None:
             loop.call_soon_threadsafe(_settle, items)
 
 
-def _expire(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_exception(DatabaseUnavailable("the write was not committed in time"))
-
-
 def _is_unavailable(exc: BaseException) -> bool:
     """Errors that mean "the database cannot take writes now", not "this unit is wrong"."""
     return isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) and not isinstance(
         exc, sqlite3.IntegrityError | sqlite3.ProgrammingError
     )
+
+
+class _Watchdog:
+    """Fails the waiting writes of one event loop that outlive their deadline by far.
+
+    The writer enforces deadlines itself; this only guards against a wedged writer (a disk
+    that never answers), with one timer per loop and second instead of one per request.
+    """
+
+    GRACE_SECONDS = 5.0
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.waiting: dict[asyncio.Future, float] = {}
+        self.armed = False
+
+    def watch(self, future: asyncio.Future, deadline: float) -> None:
+        self.waiting[future] = deadline + self.GRACE_SECONDS
+        if not self.armed:
+            self.armed = True
+            self.loop.call_later(1.0, self.sweep)
+
+    def sweep(self) -> None:
+        now = time.monotonic()
+        for future, limit in list(self.waiting.items()):
+            if future.done():
+                del self.waiting[future]
+            elif now > limit:
+                del self.waiting[future]
+                future.set_exception(DatabaseUnavailable("the write was not committed in time"))
+        self.armed = bool(self.waiting)
+        if self.armed:
+            self.loop.call_later(1.0, self.sweep)
 
 
 class Store:
@@ -113,6 +142,7 @@ class Store:
         self._writer_db = connect(self.path, busy_timeout_ms=busy_timeout_ms)
         self._thread = threading.Thread(target=self._run, name="leadhook-writer", daemon=True)
         self._closed = False
+        self._watchdogs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         # Counters for benchmarks and operators: committed batches and units, and the seconds
         # the writer spent in batches and in COMMIT (the fsync).
         self.batches = 0
@@ -153,13 +183,12 @@ class Store:
         future = loop.create_future()
         deadline = time.monotonic() + timeout if timeout is not None else None
         self._queue.put(_Unit(fn, args, future, contextvars.copy_context(), deadline, loop))
-        # The writer enforces the deadline; this timer only guards against a wedged disk.
-        guard = loop.call_later(timeout + 5, _expire, future) if timeout is not None else None
-        try:
-            return await future
-        finally:
-            if guard is not None:
-                guard.cancel()
+        if deadline is not None:
+            watchdog = self._watchdogs.get(loop)
+            if watchdog is None:
+                watchdog = self._watchdogs[loop] = _Watchdog(loop)
+            watchdog.watch(future, deadline)
+        return await future
 
     # -- reads ------------------------------------------------------------------------------
 

@@ -101,15 +101,13 @@ async def read_json_object(request: Request, struct: type[T]) -> T:
     """Read the body (413 past the limit) and decode it into ``struct`` (400 if it isn't one)."""
     raw = await request.body()
     try:
-        decoded = msgspec.json.decode(raw)
+        return msgspec.json.decode(raw, type=struct, strict=False)
+    except msgspec.ValidationError as exc:
+        if str(exc).startswith("Expected `object`, got") and " - at `" not in str(exc):
+            raise ClientException("Body must be a JSON object") from None
+        raise ClientException(f"Invalid payload: {exc}") from None
     except msgspec.DecodeError as exc:
         raise ClientException(f"Body is not valid JSON: {exc}") from None
-    if not isinstance(decoded, dict):
-        raise ClientException("Body must be a JSON object")
-    try:
-        return msgspec.convert(decoded, struct, strict=False)
-    except msgspec.ValidationError as exc:
-        raise ClientException(f"Invalid payload: {exc}") from None
 
 
 def require_workspace(expected: str | None, given: str, what: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -174,3 +175,20 @@ def test_webhook_answers_429_when_the_disk_is_full(serve, workspace, database):
         assert (
             http.post("/api/webhooks/ghl/sms", json=data, headers=workspace.auth).status_code == 200
         )
+
+
+@pytest.mark.anyio
+async def test_a_wedged_writer_does_not_hang_the_caller(store, monkeypatch):
+    import db._store
+
+    monkeypatch.setattr(db._store._Watchdog, "GRACE_SECONDS", 0.1)
+    release = threading.Event()
+    blocker = store.submit(lambda database: release.wait(10))  # the writer is stuck here
+    started = time.monotonic()
+    try:
+        with pytest.raises(db.DatabaseUnavailable, match="not committed in time"):
+            await store.write(insert_client, "waits", timeout=0.2)
+    finally:
+        release.set()
+    assert time.monotonic() - started < 3
+    blocker.result(timeout=10)
