@@ -1,8 +1,8 @@
 """What the email-platform, LinkedIn, SmartLead and Instantly routes share.
 
-Payload helpers (scalars to text, lenient timestamps, HTML to text, names) and the three
-endings of every route: store a message through :func:`db.messages.ingest_message`, mark a
-lead unsubscribed, or ignore an event type. The routes themselves only validate and map.
+Payload helpers (scalars to text, lenient timestamps, HTML to text, names) and two of the
+endings of a route: mark a lead unsubscribed, or ignore an event type (the third, storing a
+message, is :func:`handlers._common.ingest`). The routes themselves only validate and map.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from litestar import Request
 import db
 from db.clients import Client
 from db.leads import LeadFields
-from handlers._common import ingest, write  # noqa: F401 - ingest is re-exported
+from handlers._common import write
 
 log = logging.getLogger("leadhook.webhooks")
 

@@ -25,12 +25,11 @@ import db
 from ai import ai_telemetry_source
 from db.leads import LeadFields
 from db.messages import NewMessage
-from handlers._common import authenticate, read_json_object
+from handlers._common import authenticate, ingest, read_json_object
 from handlers._email_common import (
     body_text,
     first_text,
     ignored,
-    ingest,
     sent_at_iso,
     split_name,
     text,

@@ -29,8 +29,8 @@ import db
 from ai import ai_telemetry_source
 from db.leads import LeadFields
 from db.messages import NewMessage
-from handlers._common import authenticate, read_json_object, require_workspace
-from handlers._email_common import ingest, sent_at_iso, split_name, text
+from handlers._common import authenticate, ingest, read_json_object, require_workspace
+from handlers._email_common import sent_at_iso, split_name, text
 
 PATH = "/api/webhooks/linkedin"
 Scalar = str | int | float | None

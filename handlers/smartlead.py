@@ -30,12 +30,11 @@ from ai import ai_telemetry_source
 from db.clients import Client
 from db.leads import LeadFields
 from db.messages import NewMessage
-from handlers._common import authenticate, read_json_object, token_from
+from handlers._common import authenticate, ingest, read_json_object, token_from
 from handlers._email_common import (
     body_text,
     first_text,
     ignored,
-    ingest,
     sent_at_iso,
     split_name,
     text,
