@@ -15,6 +15,7 @@ from litestar import Controller, Request, post
 from litestar.exceptions import ClientException
 
 import db
+from ai import ai_telemetry_source
 from db.leads import LeadFields
 from db.messages import NewMessage
 from handlers._common import authenticate, ingest, read_json_object, require_workspace
@@ -169,6 +170,10 @@ class GhlSmsController(Controller):
 
     @post(status_code=200, summary="GoHighLevel SMS workflow webhook")
     async def receive(self, request: Request) -> dict[str, Any]:
+        with ai_telemetry_source(ROUTE):  # DESIGN.md: a webhook's outer source is its path
+            return await self._receive(request)
+
+    async def _receive(self, request: Request) -> dict[str, Any]:
         client = await authenticate(request)
         payload = await read_json_object(request, GhlSmsWebhook)
         location_id = text(payload.location.id).strip() if payload.location else ""
