@@ -84,6 +84,11 @@ async def record_run(ctx: JobRunContext, phase: str = "run") -> None:
 
 
 async def record_handler(ctx: JobRunContext) -> None:
+    # $LEADHOOK_TEST_JOB_SECONDS makes each job take that long: SQLite's lock is not fair, and
+    # a runner that commits back to back can keep a second process from ever getting it.
+    pause = float(os.environ.get("LEADHOOK_TEST_JOB_SECONDS") or 0)
+    if pause:
+        await asyncio.sleep(pause)
     await record_run(ctx)
 
 

@@ -527,8 +527,9 @@ async def test_shutdown_waits_for_quick_jobs_and_puts_slow_ones_back(
 
 
 def test_two_runners_in_two_threads_run_each_of_2000_jobs_once(
-    database, client_id, db_path, tmp_path
+    database, client_id, db_path, tmp_path, monkeypatch
 ):
+    monkeypatch.setenv("LEADHOOK_TEST_JOB_SECONDS", "0.005")  # both runners get a share
     insert_jobs(database, client_id, 2000, run_at=HELD_BACK)
     results: list = []
     ready = [tmp_path / f"ready-{n}" for n in range(2)]
