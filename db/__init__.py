@@ -5,7 +5,7 @@ Public surface: :class:`Store` (the process's writer and readers), :func:`connec
 """
 
 from db import ai, clients, jobs, leads, messages
-from db._connection import connect
+from db._connection import connect, write_probe
 from db._errors import DatabaseError, DatabaseUnavailable
 from db._migrations import migrate
 from db._store import Store
@@ -25,4 +25,5 @@ __all__ = [
     "migrate",
     "parse_iso",
     "utcnow",
+    "write_probe",
 ]

@@ -45,3 +45,10 @@ def rows(db: Database, sql: str, params: tuple | dict = ()) -> list[dict]:
 def one(db: Database, sql: str, params: tuple | dict = ()) -> dict | None:
     found = rows(db, sql, params)
     return found[0] if found else None
+
+
+def write_probe(db: Database) -> None:
+    """A unit of work that changes nothing: run through the store, it proves that the write
+    lock can be taken and a commit made (readiness)."""
+    db.execute("SAVEPOINT probe")
+    db.execute("RELEASE probe")

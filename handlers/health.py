@@ -9,12 +9,6 @@ from litestar import Controller, Request, Response, get
 import db
 
 
-def _probe_write(database: Any) -> None:
-    """A write that changes nothing: proves the writer can take the write lock and commit."""
-    database.execute("SAVEPOINT readyz")
-    database.execute("RELEASE readyz")
-
-
 class HealthController(Controller):
     path = ""
     include_in_schema = True
@@ -28,7 +22,7 @@ class HealthController(Controller):
         state = request.app.state
         checks: dict[str, str] = {}
         try:
-            await state.store.write(_probe_write, timeout=2.0)
+            await state.store.write(db.write_probe, timeout=2.0)
             checks["database"] = "ok"
         except db.DatabaseUnavailable as exc:
             checks["database"] = f"not writable: {exc}"
