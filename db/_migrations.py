@@ -79,13 +79,19 @@ def m001_initial(db: Database) -> None:
             last_outbound_at TEXT,
             last_message_at TEXT,
             created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            UNIQUE (client_id, ghl_contact_id)
+            updated_at TEXT NOT NULL
         );
-        CREATE INDEX leads_client_email ON leads (client_id, email COLLATE NOCASE);
-        CREATE INDEX leads_client_phone_digits ON leads (client_id, phone_digits);
-        CREATE INDEX leads_client_linkedin_id ON leads (client_id, linkedin_id);
-        CREATE INDEX leads_client_linkedin_url ON leads (client_id, linkedin_url);
+        -- Partial indexes: a lead without that identifier costs no index entry.
+        CREATE UNIQUE INDEX leads_client_ghl_contact ON leads (client_id, ghl_contact_id)
+            WHERE ghl_contact_id IS NOT NULL;
+        CREATE INDEX leads_client_email ON leads (client_id, email COLLATE NOCASE)
+            WHERE email IS NOT NULL;
+        CREATE INDEX leads_client_phone_digits ON leads (client_id, phone_digits)
+            WHERE phone_digits IS NOT NULL;
+        CREATE INDEX leads_client_linkedin_id ON leads (client_id, linkedin_id)
+            WHERE linkedin_id IS NOT NULL;
+        CREATE INDEX leads_client_linkedin_url ON leads (client_id, linkedin_url)
+            WHERE linkedin_url IS NOT NULL;
 
         CREATE TABLE messages (
             id INTEGER PRIMARY KEY,
@@ -98,13 +104,24 @@ def m001_initial(db: Database) -> None:
             sent_at TEXT NOT NULL,
             received_at TEXT NOT NULL,
             source TEXT NOT NULL,              -- provider: ghl, emailbison, smartlead, instantly, unipile
-            ghl_id TEXT UNIQUE,
-            email_reply_id TEXT UNIQUE,
-            unipile_message_id TEXT UNIQUE,
-            webhook_dedupe_key TEXT UNIQUE,
-            scheduled_email_id TEXT UNIQUE,
+            -- The dedupe columns: each UNIQUE (the partial indexes below) and nullable.
+            ghl_id TEXT,
+            email_reply_id TEXT,
+            unipile_message_id TEXT,
+            webhook_dedupe_key TEXT,            -- GoHighLevel: ghl_sms:<hash>[#n]
+            scheduled_email_id TEXT,
             created_at TEXT NOT NULL
         );
+        -- A message has one dedupe id: partial indexes spare four index entries per row.
+        CREATE UNIQUE INDEX messages_ghl_id ON messages (ghl_id) WHERE ghl_id IS NOT NULL;
+        CREATE UNIQUE INDEX messages_email_reply_id ON messages (email_reply_id)
+            WHERE email_reply_id IS NOT NULL;
+        CREATE UNIQUE INDEX messages_unipile_message_id ON messages (unipile_message_id)
+            WHERE unipile_message_id IS NOT NULL;
+        CREATE UNIQUE INDEX messages_webhook_dedupe_key ON messages (webhook_dedupe_key)
+            WHERE webhook_dedupe_key IS NOT NULL;
+        CREATE UNIQUE INDEX messages_scheduled_email_id ON messages (scheduled_email_id)
+            WHERE scheduled_email_id IS NOT NULL;
         CREATE INDEX messages_lead_sent_at ON messages (lead_id, sent_at);
         CREATE INDEX messages_client_received_at ON messages (client_id, received_at);
 

@@ -100,14 +100,14 @@ def _existing_for(db: Database, message: NewMessage) -> tuple[dict | None, str]:
     window = message.repeat_window_seconds
     if window is None:
         return _by_key(db, message.dedupe_column, key), key
-    # Repeats of a content key are stored as "<key>#2", "<key>#3", ...: a contiguous range
-    # of the UNIQUE index, so finding the latest is one index range scan.
+    # Repeats of a content key are stored as "<key>#2", "<key>#3", ...: the range
+    # [key, key + "#~") of the UNIQUE index holds exactly the key and its repeats (keys have a
+    # fixed length), so finding the latest is one index range scan.
     chain = rows(
         db,
         f"""SELECT id, lead_id, received_at, {message.dedupe_column} AS key FROM messages
-            WHERE {message.dedupe_column} = :key
-               OR ({message.dedupe_column} > :lo AND {message.dedupe_column} < :hi)""",
-        {"key": key, "lo": key + "#", "hi": key + "#~"},
+            WHERE {message.dedupe_column} >= :key AND {message.dedupe_column} < :end""",
+        {"key": key, "end": key + "#~"},
     )
     if not chain:
         return None, key
