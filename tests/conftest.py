@@ -145,6 +145,10 @@ def count_rows(database, table: str) -> int:
     return database.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
 
+def rows(database, sql: str, params: tuple = ()) -> list[dict]:
+    return list(database.query(sql, params))
+
+
 def all_counts(database) -> dict[str, int]:
     tables = ("clients", "leads", "messages", "background_jobs", "ai_interactions", "ai_drafts")
     return {t: count_rows(database, t) for t in tables}

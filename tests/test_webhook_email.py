@@ -10,7 +10,7 @@ import pytest
 import ai
 import db
 from handlers._email_common import html_to_text, parse_when, sent_at_iso
-from tests.conftest import all_counts, load_payload
+from tests.conftest import all_counts, load_payload, rows
 
 PATH = "/api/webhooks/email"
 NOW = datetime(2026, 1, 18, 16, 15, 0, 123000, tzinfo=UTC)
@@ -21,10 +21,6 @@ NOW_ISO = "2026-01-18T16:15:00.123Z"
 def live(serve, workspace):
     """The scheduler is off: jobs stay as the webhook left them."""
     return serve(scheduler_enabled=False, clock=lambda: NOW)
-
-
-def rows(database, sql: str, params: tuple = ()) -> list[dict]:
-    return list(database.query(sql, params))
 
 
 def reply_payload(**reply_changes) -> dict:

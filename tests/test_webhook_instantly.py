@@ -9,7 +9,7 @@ import pytest
 
 import ai
 import db
-from tests.conftest import all_counts, load_payload
+from tests.conftest import all_counts, load_payload, rows
 
 PATH = "/api/webhooks/instantly"
 NOW = datetime(2026, 1, 15, 10, 31, tzinfo=UTC)
@@ -35,10 +35,6 @@ def clock() -> Clock:
 def live(serve, workspace, clock):
     """The scheduler is off: jobs stay as the webhook left them."""
     return serve(scheduler_enabled=False, clock=clock)
-
-
-def rows(database, sql: str, params: tuple = ()) -> list[dict]:
-    return list(database.query(sql, params))
 
 
 def handle(email_id: str, email_account: str, timestamp: str) -> str:

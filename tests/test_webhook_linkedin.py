@@ -11,7 +11,7 @@ import pytest
 import ai
 import db
 from handlers.linkedin import normalize_linkedin_url
-from tests.conftest import all_counts, load_payload
+from tests.conftest import all_counts, load_payload, rows
 
 PATH = "/api/webhooks/linkedin"
 NOW = datetime(2026, 1, 18, 14, 0, tzinfo=UTC)
@@ -24,10 +24,6 @@ KIM_URL = "https://linkedin.com/in/kim-lead-42"
 def live(serve, workspace):
     """The scheduler is off: jobs stay as the webhook left them."""
     return serve(scheduler_enabled=False, clock=lambda: NOW)
-
-
-def rows(database, sql: str, params: tuple = ()) -> list[dict]:
-    return list(database.query(sql, params))
 
 
 def message_payload(**changes) -> dict:

@@ -9,7 +9,7 @@ import pytest
 
 import ai
 import db
-from tests.conftest import all_counts, load_payload
+from tests.conftest import all_counts, load_payload, rows
 
 PATH = "/api/webhooks/smartlead"
 NOW = datetime(2026, 1, 18, 5, 25, tzinfo=UTC)
@@ -20,10 +20,6 @@ NOW_ISO = "2026-01-18T05:25:00.000Z"
 def live(serve, workspace):
     """The scheduler is off: jobs stay as the webhook left them."""
     return serve(scheduler_enabled=False, clock=lambda: NOW)
-
-
-def rows(database, sql: str, params: tuple = ()) -> list[dict]:
-    return list(database.query(sql, params))
 
 
 def with_secret(name: str, secret: str | None, **changes) -> dict:
