@@ -149,6 +149,36 @@ def rows(database, sql: str, params: tuple = ()) -> list[dict]:
     return list(database.query(sql, params))
 
 
+def assert_rejected(http, database, path: str, headers, payload, status: int, error: str) -> None:
+    """POST ``payload`` (bytes as they are, else JSON): a JSON error with ``status`` whose text
+    contains ``error``, and not one new row in any table."""
+    before = all_counts(database)
+    if isinstance(payload, bytes):
+        response = http.post(path, content=payload, headers=headers)
+    else:
+        response = http.post(path, json=payload, headers=headers)
+    assert response.status_code == status
+    assert response.json()["success"] is False
+    assert error in response.json()["error"]
+    assert all_counts(database) == before
+
+
+@pytest.fixture
+def ingest_sources(monkeypatch) -> list:
+    """The telemetry source seen inside every ``db.messages.ingest_message`` write."""
+    import ai
+
+    seen: list[str | None] = []
+    ingest = db.messages.ingest_message
+
+    def recording(database, message, lead):
+        seen.append(ai.current_source())
+        return ingest(database, message, lead)
+
+    monkeypatch.setattr(db.messages, "ingest_message", recording)
+    return seen
+
+
 def all_counts(database) -> dict[str, int]:
     tables = ("clients", "leads", "messages", "background_jobs", "ai_interactions", "ai_drafts")
     return {t: count_rows(database, t) for t in tables}

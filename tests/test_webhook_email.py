@@ -10,7 +10,7 @@ import pytest
 import ai
 import db
 from handlers._email_common import html_to_text, parse_when, sent_at_iso
-from tests.conftest import all_counts, load_payload, rows
+from tests.conftest import all_counts, assert_rejected, load_payload, rows
 
 PATH = "/api/webhooks/email"
 NOW = datetime(2026, 1, 18, 16, 15, 0, 123000, tzinfo=UTC)
@@ -163,17 +163,7 @@ REJECTIONS = {
 def test_rejections_write_nothing(case, http, workspace, database):
     headers, payload, status, error = REJECTIONS[case]
     headers = workspace.auth if headers == "auth" else headers
-    before = all_counts(database)
-
-    if isinstance(payload, bytes):
-        response = http.post(PATH, content=payload, headers=headers)
-    else:
-        response = http.post(PATH, json=payload, headers=headers)
-
-    assert response.status_code == status
-    assert response.json()["success"] is False
-    assert error in response.json()["error"]
-    assert all_counts(database) == before
+    assert_rejected(http, database, PATH, headers, payload, status, error)
 
 
 def test_token_of_another_workspace_is_forbidden(http, make_workspace, workspace, database):

@@ -461,19 +461,10 @@ def test_leads_are_per_workspace(serve, make_workspace, database):
     assert a["messageId"] != b["messageId"]  # the key includes the client id
 
 
-def test_the_route_runs_inside_its_telemetry_source(http, workspace, monkeypatch):
+def test_the_route_runs_inside_its_telemetry_source(http, workspace, ingest_sources):
     """The write (and so anything the route starts) sees the route path as its source."""
     import ai
-    import db
 
-    seen: list[str | None] = []
-    ingest = db.messages.ingest_message
-
-    def recording_ingest(database, message, lead):
-        seen.append(ai.current_source())
-        return ingest(database, message, lead)
-
-    monkeypatch.setattr(db.messages, "ingest_message", recording_ingest)
     assert http.post(ROUTE, json=payload(), headers=workspace.auth).status_code == 200
-    assert seen == [ROUTE]
+    assert ingest_sources == [ROUTE]
     assert ai.current_source() is None

@@ -7,9 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import ai
-import db
-from tests.conftest import all_counts, load_payload, rows
+from tests.conftest import all_counts, assert_rejected, load_payload, rows
 
 PATH = "/api/webhooks/instantly"
 NOW = datetime(2026, 1, 15, 10, 31, tzinfo=UTC)
@@ -170,17 +168,7 @@ REJECTIONS = {
 def test_rejections_write_nothing(case, http, workspace, database):
     headers, payload, status, error = REJECTIONS[case]
     headers = workspace.auth if headers == "auth" else headers
-    before = all_counts(database)
-
-    if isinstance(payload, bytes):
-        response = http.post(PATH, content=payload, headers=headers)
-    else:
-        response = http.post(PATH, json=payload, headers=headers)
-
-    assert response.status_code == status
-    assert response.json()["success"] is False
-    assert error in response.json()["error"]
-    assert all_counts(database) == before
+    assert_rejected(http, database, PATH, headers, payload, status, error)
 
 
 @pytest.mark.parametrize(
@@ -236,14 +224,7 @@ def test_lead_unsubscribed_blacklists_the_lead(http, workspace, database):
     assert lead == {"status": "blacklisted", "sentiment_tag": "Blacklist"}
 
 
-def test_the_route_runs_inside_its_telemetry_source(http, workspace, monkeypatch):
-    seen: list[str | None] = []
-    ingest = db.messages.ingest_message
-
-    def recording(database, message, lead):
-        seen.append(ai.current_source())
-        return ingest(database, message, lead)
-
-    monkeypatch.setattr(db.messages, "ingest_message", recording)
+def test_the_route_runs_inside_its_telemetry_source(http, workspace, ingest_sources):
+    seen = ingest_sources
     assert http.post(PATH, json=REPLY, headers=workspace.auth).status_code == 200
     assert seen == [PATH]

@@ -8,10 +8,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-import ai
-import db
 from handlers.linkedin import normalize_linkedin_url
-from tests.conftest import all_counts, load_payload, rows
+from tests.conftest import all_counts, assert_rejected, load_payload, rows
 
 PATH = "/api/webhooks/linkedin"
 NOW = datetime(2026, 1, 18, 14, 0, tzinfo=UTC)
@@ -126,17 +124,7 @@ REJECTIONS = {
 def test_rejections_write_nothing(case, http, workspace, database):
     headers, payload, status, error = REJECTIONS[case]
     headers = workspace.auth if headers == "auth" else headers
-    before = all_counts(database)
-
-    if isinstance(payload, bytes):
-        response = http.post(PATH, content=payload, headers=headers)
-    else:
-        response = http.post(PATH, json=payload, headers=headers)
-
-    assert response.status_code == status
-    assert response.json()["success"] is False
-    assert error in response.json()["error"]
-    assert all_counts(database) == before
+    assert_rejected(http, database, PATH, headers, payload, status, error)
 
 
 def test_token_in_query_string_is_accepted(http, workspace, database):
@@ -245,15 +233,8 @@ def test_message_id_stored_for_another_client_is_refused(http, make_workspace, w
     assert all_counts(database) == before
 
 
-def test_the_route_runs_inside_its_telemetry_source(http, workspace, monkeypatch):
-    seen: list[str | None] = []
-    ingest = db.messages.ingest_message
-
-    def recording(database, message, lead):
-        seen.append(ai.current_source())
-        return ingest(database, message, lead)
-
-    monkeypatch.setattr(db.messages, "ingest_message", recording)
+def test_the_route_runs_inside_its_telemetry_source(http, workspace, ingest_sources):
+    seen = ingest_sources
     assert http.post(PATH, json=message_payload(), headers=workspace.auth).status_code == 200
     assert seen == [PATH]
 

@@ -7,9 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-import ai
-import db
-from tests.conftest import all_counts, load_payload, rows
+from tests.conftest import all_counts, assert_rejected, load_payload, rows
 
 PATH = "/api/webhooks/smartlead"
 NOW = datetime(2026, 1, 18, 5, 25, tzinfo=UTC)
@@ -170,17 +168,7 @@ def test_rejections_write_nothing(case, http, workspace, database):
     headers, payload, status, error = REJECTIONS[case]
     headers = workspace.auth if headers == "auth" else headers
     payload = _with_token(payload, workspace.token)
-    before = all_counts(database)
-
-    if isinstance(payload, bytes):
-        response = http.post(PATH, content=payload, headers=headers)
-    else:
-        response = http.post(PATH, json=payload, headers=headers)
-
-    assert response.status_code == status
-    assert response.json()["success"] is False
-    assert error in response.json()["error"]
-    assert all_counts(database) == before
+    assert_rejected(http, database, PATH, headers, payload, status, error)
 
 
 @pytest.mark.parametrize(
@@ -258,15 +246,8 @@ def test_lead_unsubscribed_blacklists_the_lead(http, workspace, database):
     assert lead == {"status": "blacklisted", "sentiment_tag": "Blacklist"}
 
 
-def test_the_route_runs_inside_its_telemetry_source(http, workspace, monkeypatch):
-    seen: list[str | None] = []
-    ingest = db.messages.ingest_message
-
-    def recording(database, message, lead):
-        seen.append(ai.current_source())
-        return ingest(database, message, lead)
-
-    monkeypatch.setattr(db.messages, "ingest_message", recording)
+def test_the_route_runs_inside_its_telemetry_source(http, workspace, ingest_sources):
+    seen = ingest_sources
     response = http.post(PATH, json=with_secret(REPLY, workspace.token))
     assert response.status_code == 200
     assert seen == [PATH]
