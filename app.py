@@ -32,14 +32,14 @@ log = logging.getLogger("leadhook")
 def store_lifespan_factory(settings: Settings):
     @asynccontextmanager
     async def store_lifespan(app: Litestar) -> AsyncIterator[None]:
-        migrated = db.migrate(db.connect(settings.db_path))
-        if migrated:
-            log.info("applied migrations: %s", ", ".join(migrated))
-        store = db.Store(
+        store = db.open_store(
             settings.db_path,
             busy_timeout_ms=settings.busy_timeout_ms,
             max_batch=settings.writer_max_batch,
+            write_timeout=settings.write_timeout_seconds,
         )
+        if store.applied_migrations:
+            log.info("applied migrations: %s", ", ".join(store.applied_migrations))
         app.state.store = store
         try:
             yield

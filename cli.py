@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -20,10 +19,13 @@ DEMO_LOCATION = "loc_demo"
 DEMO_NAME = "Demo workspace"
 
 
-def _open(settings: Settings):
-    database = db.connect(settings.db_path)
-    db.migrate(database)
-    return database
+def _call(operation: str, *args, **kwargs):
+    """Run one store operation against ``$LEADHOOK_DB`` and close the store."""
+    store = db.open_store(Settings.from_env().db_path)
+    try:
+        return getattr(store.sync, operation)(*args, **kwargs)
+    finally:
+        store.close()
 
 
 def _emit(data: object, as_json: bool, text: str) -> None:
@@ -58,31 +60,33 @@ def serve(host: str, port: int, demo: bool) -> None:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    database = _open(settings)
-    if demo:
-        _demo_workspace(database, settings, host, port)
-    database.close()
+    store = db.open_store(settings.db_path)
+    try:
+        if demo:
+            _demo_workspace(store, settings, host, port)
+    finally:
+        store.close()
     # No access log: its request lines would carry ?token= query strings.
     uvicorn.run(create_app(settings), host=host, port=port, access_log=False, workers=1)
 
 
-def _demo_workspace(database, settings: Settings, host: str, port: int) -> None:
+def _demo_workspace(store: db.Store, settings: Settings, host: str, port: int) -> None:
     """Create the demo workspace once; keep its token in data/ so restarts print the same one."""
     token_file = Path(settings.db_path).parent / "demo-token.txt"
     now = db.iso(db.utcnow())
-    client = db.clients.find_client_by(database, "ghl_location_id", DEMO_LOCATION)
+    sync = store.sync
+    client = sync.client_by_workspace("ghl_location_id", DEMO_LOCATION)
     token = token_file.read_text().strip() if token_file.exists() else ""
     if client is None:
-        client, token = db.clients.create_client(
-            database,
+        client, token = sync.create_client(
             name=DEMO_NAME,
             now=now,
             ghl_location_id=DEMO_LOCATION,
             unipile_account_id="acc_demo",
             email_workspace_id="demo",
         )
-    elif db.clients.find_client_by_token(database, token) is None:
-        token = db.clients.rotate_token(database, client.id, now=now) or ""
+    elif not token or sync.client_by_token_hash(db.hash_token(token)) is None:
+        token = sync.rotate_token(client.id, now=now) or ""
     token_file.write_text(token + "\n")
     os.chmod(token_file, 0o600)
     click.echo(
@@ -108,8 +112,9 @@ def migrate() -> None:
         LEADHOOK_DB=data/leadhook.db leadhook db migrate
     """
     settings = Settings.from_env()
-    database = db.connect(settings.db_path)
-    applied = db.migrate(database)
+    store = db.open_store(settings.db_path)
+    applied = store.applied_migrations
+    store.close()
     click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 
 
@@ -137,18 +142,17 @@ def clients_add(
     Example:
         leadhook clients add --name "Acme" --ghl-location-id loc_AbC123 --json
     """
-    database = _open(Settings.from_env())
     try:
-        client, token = db.clients.create_client(
-            database,
+        client, token = _call(
+            "create_client",
             name=name,
             now=db.iso(db.utcnow()),
             ghl_location_id=ghl_location_id,
             unipile_account_id=unipile_account_id,
             email_workspace_id=email_workspace_id,
         )
-    except sqlite3.IntegrityError as exc:
-        raise click.ClickException(f"a workspace already uses that id: {exc}") from None
+    except db.DuplicateWorkspace as exc:
+        raise click.ClickException(str(exc)) from None
     _emit(
         {"id": client.id, "token": token},
         as_json,
@@ -166,7 +170,7 @@ def clients_list(as_json: bool) -> None:
     Example:
         leadhook clients list --json
     """
-    found = db.clients.list_clients(_open(Settings.from_env()))
+    found = _call("list_clients")
     lines = [
         f"{c.id}\t{c.name}\tghl={c.ghl_location_id or '-'}\tunipile={c.unipile_account_id or '-'}"
         f"\temail={c.email_workspace_id or '-'}\ttoken={c.token_prefix}…"
@@ -185,7 +189,7 @@ def clients_rotate_token(client_id: int, as_json: bool) -> None:
     Example:
         leadhook clients rotate-token 1
     """
-    token = db.clients.rotate_token(_open(Settings.from_env()), client_id, now=db.iso(db.utcnow()))
+    token = _call("rotate_token", client_id, now=db.iso(db.utcnow()))
     if token is None:
         raise click.ClickException(f"no client {client_id}")
     _emit({"id": client_id, "token": token}, as_json, f"client {client_id}\ntoken: {token}")

@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 import db
-import db.ai
 from config import Settings
 
 _COLUMNS = (
@@ -63,7 +62,7 @@ def ai_group() -> None:
 @ai_group.command()
 @click.option(
     "--by",
-    type=click.Choice(sorted(db.ai.REPORT_DIMENSIONS)),
+    type=click.Choice(sorted(db.vocab.REPORT_DIMENSIONS)),
     default="source",
     show_default=True,
     help="Group by telemetry source (job type, route), feature_id or requested model.",
@@ -87,13 +86,12 @@ def report(by: str, since: str | None, as_json: bool) -> None:
         leadhook ai report --by model --json
     """
     try:
-        since_iso = db.ai.normalize_since(since)
+        since_iso = db.normalize_time(since, "since")
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
-    database = db.connect(Settings.from_env().db_path)
+    store = db.open_store(Settings.from_env().db_path)
     try:
-        db.migrate(database)
-        result = db.ai.report(database, by, since_iso)
+        result = store.sync.ai_report(by, since_iso)
     finally:
-        database.close()
+        store.close()
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))

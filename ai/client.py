@@ -41,7 +41,6 @@ from typing import Any, Protocol
 import openai
 
 import db
-import db.ai
 from ai.context import current_job, current_source, normalize_source
 from ai.errors import AIError, AIRequestError, AIResponseError, AIRetryableError
 from ai.prices import PriceTable, cost_usd
@@ -231,10 +230,6 @@ def _error_text(exc: BaseException) -> str:
     return text if len(text) <= MAX_ERROR_MESSAGE else text[: MAX_ERROR_MESSAGE - 1] + "…"
 
 
-def _noop(_: Any) -> None:
-    """A unit of work that writes nothing (awaiting it flushes the writer's queue)."""
-
-
 class AIClient:
     """Calls a provider and records every call in ``ai_interactions`` (see the module doc)."""
 
@@ -370,7 +365,7 @@ class AIClient:
         row: dict[str, Any] = {}
         try:
             row = self.interaction_row(prompt, completion, **kwargs)
-            future = self.store.submit(db.ai.record_interaction, row)
+            future = self.store.submit_interaction(row)
         except Exception:
             self.records_failed += 1
             log.exception("could not record AI interaction %s", prompt.feature_id)
@@ -388,9 +383,9 @@ class AIClient:
             log.error("AI interaction row was not stored: %s", _error_text(exc))
 
     async def flush(self, timeout: float | None = 30.0) -> None:
-        """Wait until every row submitted so far is committed (units commit in order)."""
+        """Wait until every row submitted so far is committed."""
         try:
-            await self.store.write(_noop, timeout=timeout)
+            await self.store.flush(timeout)
         except db.DatabaseUnavailable as exc:
             log.warning("AI telemetry flush failed: %s", exc)
 

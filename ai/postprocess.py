@@ -25,7 +25,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import db
-import db.ai
 from ai.client import AIClient, Prompt
 from ai.errors import AIResponseError
 
@@ -33,7 +32,6 @@ SENTIMENT_FEATURE = "sentiment.classify"
 SCORING_FEATURE = "lead_scoring.score"
 SENTIMENT_PROMPT_KEY = "sentiment.classify.v1"
 SCORING_PROMPT_KEY = "lead_scoring.score.v1"
-WRITE_TIMEOUT_SECONDS = 30.0
 TRANSCRIPT_FOR_SCORING = 20
 TRANSCRIPT_FOR_DRAFT = 10
 MAX_PROMPT_MESSAGE_CHARS = 1500
@@ -329,15 +327,15 @@ async def post_process_inbound(
 ) -> dict:
     """Sentiment, lead status and (for Follow Up and the positive tags) a reply draft.
 
-    ``message`` and ``lead`` are their table rows (``db.messages.get_message``,
-    ``db.leads.get_lead``). Returns ``{"message_id", "lead_id", "sentiment_tag", "status",
+    ``message`` and ``lead`` are their table rows (``Store.get_message``,
+    ``Store.get_lead``). Returns ``{"message_id", "lead_id", "sentiment_tag", "status",
     "classified_by": "rule"|"ai"|None, "lead_updated", "draft_id", "draft_created",
     "skipped"}``; ``sentiment_tag`` and ``status`` are this message's.
 
     Nothing is done for an outbound message or a lead already blacklisted (an opt-out is
     never undone by a later message; its drafts stay rejected). The lead keeps its tag and
     status when it has a newer inbound message (``lead_updated`` is then False; see
-    ``db.ai.set_lead_sentiment``); the message still gets its draft. The draft is skipped
+    ``Store.set_lead_sentiment``); the message still gets its draft. The draft is skipped
     without an AI call when one exists for (message, channel), and inserted with ON
     CONFLICT DO NOTHING, so retries and concurrent runs never make or pay for a second one.
     """
@@ -371,19 +369,13 @@ async def post_process_inbound(
         tag = answer.value
         result["classified_by"] = "ai"
     status = status_for(tag)
-    updated = await store.write(
-        db.ai.set_lead_sentiment,
-        lead_id,
-        tag,
-        status,
-        ai_client.now(),
-        message_id,
-        timeout=WRITE_TIMEOUT_SECONDS,
+    updated = await store.set_lead_sentiment(
+        lead_id, tag, status, now=ai_client.now(), message_id=message_id
     )
     result.update(sentiment_tag=tag, status=status, lead_updated=updated)
     if not updated and tag != "Blacklist":
         # Blacklisted meanwhile (never drafted to), or a newer reply set the lead's tag.
-        lead = await store.read(db.leads.get_lead, lead_id) or lead
+        lead = await store.get_lead(lead_id) or lead
         if disqualification(lead):
             result["skipped"] = "lead is blacklisted"
             return result
@@ -391,23 +383,16 @@ async def post_process_inbound(
     channel = message["channel"]
     if tag not in DRAFT_TAGS or channel not in CHANNELS:
         return result
-    existing = await store.read(db.ai.get_draft, message_id, channel)
+    existing = await store.get_draft(message_id, channel)
     if existing is not None:
         result["draft_id"] = existing["id"]
         return result
-    transcript = await store.read(db.ai.recent_transcript, lead_id, TRANSCRIPT_FOR_DRAFT)
+    transcript = await store.recent_transcript(lead_id, TRANSCRIPT_FOR_DRAFT)
     answer = await ai_client.complete_json(
         draft_prompt(message, lead, tag, transcript), validate=draft_validator(channel), **ids
     )
-    draft_id, created = await store.write(
-        db.ai.insert_draft,
-        client_id,
-        lead_id,
-        message_id,
-        channel,
-        answer.value,
-        ai_client.now(),
-        timeout=WRITE_TIMEOUT_SECONDS,
+    draft_id, created = await store.insert_draft(
+        client_id, lead_id, message_id, channel, answer.value, now=ai_client.now()
     )
     result.update(draft_id=draft_id, draft_created=created)
     return result
@@ -432,7 +417,7 @@ async def score_lead(ai_client: AIClient, store: db.Store, lead_id: int) -> dict
         "disqualified": False,
         "skipped": None,
     }
-    lead = await store.read(db.leads.get_lead, lead_id)
+    lead = await store.get_lead(lead_id)
     if lead is None:
         result["skipped"] = "no such lead"
         return result
@@ -441,7 +426,7 @@ async def score_lead(ai_client: AIClient, store: db.Store, lead_id: int) -> dict
         scores = {"fit": 1, "intent": 1, "overall": 1, "reasoning": f"Disqualified: {reason}"}
         result["disqualified"] = True
     else:
-        transcript = await store.read(db.ai.recent_transcript, lead_id, TRANSCRIPT_FOR_SCORING)
+        transcript = await store.recent_transcript(lead_id, TRANSCRIPT_FOR_SCORING)
         answer = await ai_client.complete_json(
             scoring_prompt(lead, transcript),
             validate=validate_score,
@@ -450,15 +435,8 @@ async def score_lead(ai_client: AIClient, store: db.Store, lead_id: int) -> dict
         )
         scores = answer.value
     now = ai_client.now()
-    await store.write(
-        db.ai.set_lead_score,
-        lead_id,
-        scores["fit"],
-        scores["intent"],
-        scores["overall"],
-        scores["reasoning"],
-        now,
-        timeout=WRITE_TIMEOUT_SECONDS,
+    await store.set_lead_score(
+        lead_id, scores["fit"], scores["intent"], scores["overall"], scores["reasoning"], now=now
     )
     result.update(
         fit_score=scores["fit"],

@@ -3,7 +3,7 @@
 For each size, a database with that many ``messages`` (each with its job) and
 ``ai_interactions`` rows (bench/_seed.py), then: the GoHighLevel webhook under wrk (64
 connections, unique payloads, the job runner off so that only ingest is measured), and the
-spend report (``db.ai.report``) by source, feature and model, best of 3.
+spend report (``Store.ai_report``) by source, feature and model, best of 3.
 
     python -m bench.growth [--small 10000] [--large 1000000] [--seconds 8]
 """
@@ -17,18 +17,19 @@ from pathlib import Path
 
 import db
 from bench import _seed, _servers, _wrk
+from db.sqlite import connect
 
 ROUTE = "/api/webhooks/ghl/sms"
 
 
 def report_seconds(path: Path, by: str) -> float:
-    database = db.connect(path)
+    store = db.open_store(path)
     best = float("inf")
     for _ in range(3):
         started = time.perf_counter()
-        db.ai.report(database, by=by)
+        store.sync.ai_report(by)
         best = min(best, time.perf_counter() - started)
-    database.close()
+    store.close()
     return best
 
 
@@ -36,8 +37,8 @@ def measure(rows: int, seconds: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "growth.db"
         token = _servers.add_workspace(path)
-        database = db.connect(path)
-        client_id = db.clients.list_clients(database)[0].id
+        database = connect(path)
+        client_id = database.execute("SELECT MIN(id) FROM clients").fetchone()[0]
         started = time.perf_counter()
         _seed.seed(database, client_id, messages=rows, ai_rows=rows)
         seeded = time.perf_counter() - started

@@ -27,6 +27,7 @@ import httpx
 import db
 from bench import _servers
 from config import Settings
+from db.sqlite import connect, ops
 from scheduler import Runner, register_job_handler
 
 NOOP = "BENCH_NOOP"
@@ -37,7 +38,7 @@ async def _noop(ctx) -> None:
 
 
 def _queue_jobs(database, n: int) -> None:
-    client, _ = db.clients.create_client(database, name="Bench", now=db.iso(db.utcnow()))
+    client, _ = ops.create_client(database, "Bench", db.iso(db.utcnow()), {})
     now = db.iso(db.utcnow())
     database.conn.execute("BEGIN IMMEDIATE")
     database.conn.executemany(
@@ -52,13 +53,13 @@ def drain_ours(n: int, concurrency: int | None = None) -> float:
     register_job_handler(NOOP, _noop)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "ours.db"
-        database = db.connect(path)
-        db.migrate(database)
+        db.open_store(path).close()  # a migrated file
+        database = connect(path)
         _queue_jobs(database, n)
         settings = replace(Settings.from_env(), db_path=str(path))
 
         async def main() -> float:
-            store = db.Store(path)
+            store = db.open_store(path)
             runner = Runner(store, settings, concurrency=concurrency)
             started = time.perf_counter()
             await runner.start()

@@ -35,9 +35,7 @@ def _pct(values: list[float], q: float) -> float:
 async def measure(calls: int) -> dict[str, list[float]]:
     with FakeOpenAI() as fake, tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "telemetry.db"
-        database = db.connect(path)
-        db.migrate(database)
-        store = db.Store(path)
+        store = db.open_store(path)
         provider = OpenAIProvider(model="gpt-4o-mini", api_key="sk-bench", base_url=fake.base_url)
         client = AIClient(store, provider)
         bare = provider._client  # the same openai.AsyncOpenAI: only leadhook's wrapper differs
@@ -73,10 +71,9 @@ async def measure(calls: int) -> dict[str, list[float]]:
                 if i >= 20:  # warm-up done
                     times[kind].append((time.perf_counter() - started) * 1000)
         await client.flush()
-        stored = database.execute("SELECT COUNT(*) FROM ai_interactions").fetchone()[0]
+        stored = len(await store.list_interactions())
         await client.close()
         store.close()
-        database.close()
     times["telemetry"] = spent[10:]
     times["stored"] = [stored]
     return times

@@ -1,29 +1,69 @@
-"""The database layer: every SQL statement of leadhook lives in this package.
+"""The storage interface of leadhook: every SQL statement lives below this package.
 
-Public surface: :class:`Store` (the process's writer and readers), :func:`connect`,
-:func:`migrate`, the modules ``clients``, ``leads``, ``messages``, ``jobs``, and the errors.
+Public surface: :func:`open_store` and :class:`Store` (the named operations), the records
+(:class:`NewMessage`, :class:`LeadFields`, :class:`Client`, :class:`IngestResult`,
+:class:`JobResult`), the errors (:mod:`db.errors`), the vocabularies (:mod:`db.vocab`), time
+(:func:`utcnow`, :func:`iso`, :func:`parse_iso`, :func:`normalize_time`) and tokens
+(:func:`hash_token`). Backends live in subpackages (``db/sqlite/``); nothing outside ``db/``
+imports them.
 """
 
-from db import ai, clients, jobs, leads, messages
-from db._connection import connect, write_probe
-from db._errors import DatabaseError, DatabaseUnavailable
-from db._migrations import migrate
-from db._store import Store
-from db._time import iso, parse_iso, utcnow
+from __future__ import annotations
+
+from pathlib import Path
+
+from db import vocab
+from db.errors import (
+    DatabaseError,
+    DatabaseUnavailable,
+    DedupeConflict,
+    DuplicateWorkspace,
+    TokenRevoked,
+)
+from db.records import Client, IngestResult, JobResult, LeadFields, NewMessage, Row
+from db.store import Store
+from db.time import iso, normalize_time, parse_iso, utcnow
+from db.tokens import hash_token
 
 __all__ = [
+    "Client",
     "DatabaseError",
     "DatabaseUnavailable",
+    "DedupeConflict",
+    "DuplicateWorkspace",
+    "IngestResult",
+    "JobResult",
+    "LeadFields",
+    "NewMessage",
+    "Row",
     "Store",
-    "ai",
-    "clients",
-    "connect",
+    "TokenRevoked",
+    "hash_token",
     "iso",
-    "jobs",
-    "leads",
-    "messages",
-    "migrate",
+    "normalize_time",
+    "open_store",
     "parse_iso",
     "utcnow",
-    "write_probe",
+    "vocab",
 ]
+
+
+def open_store(
+    target: str | Path,
+    *,
+    busy_timeout_ms: int = 5000,
+    max_batch: int = 512,
+    write_timeout: float = 8.0,
+    apply_migrations: bool = True,
+) -> Store:
+    """The store for ``target``: a SQLite file path (created and migrated unless
+    ``apply_migrations=False``)."""
+    from db.sqlite import SqliteStore
+
+    return SqliteStore(
+        target,
+        busy_timeout_ms=busy_timeout_ms,
+        max_batch=max_batch,
+        write_timeout=write_timeout,
+        apply_migrations=apply_migrations,
+    )

@@ -17,9 +17,7 @@ from litestar.exceptions import (
 )
 
 import db
-from db.clients import Client
-from db.leads import LeadFields
-from db.messages import NewMessage
+from db import Client, LeadFields, NewMessage
 
 log = logging.getLogger("leadhook.webhooks")
 T = TypeVar("T")
@@ -48,7 +46,7 @@ class TokenCache:
     """Tokens resolved in the last few seconds, by hash, to spare a database read per request.
 
     Only :func:`authenticate` uses it; every write re-checks the token inside its own transaction
-    (:func:`write`), so a rotated token is never used to store anything.
+    (``Store.ingest``, ``Store.unsubscribe``), so a rotated token never stores anything.
     """
 
     def __init__(self, ttl_seconds: float = 5.0, max_entries: int = 4096) -> None:
@@ -71,25 +69,21 @@ class TokenCache:
 _AUTH_KEY = "leadhook.auth"
 
 
-class TokenRevoked(Exception):
-    """The token stopped being the client's between the guard and the write."""
-
-
 async def authenticate(request: Request, token: str | None = None) -> Client:
     """The workspace of the request's client token (``token`` if given, else the headers or
     ``?token=``); 401 if missing or wrong. Call it first, before the body is read.
 
-    Remembers the client and the token's hash for :func:`write`, which re-checks the token in
-    the write's own transaction.
+    Remembers the client and the token's hash for :func:`write`: the store re-checks the token
+    in the write's own transaction.
     """
     token = token if token is not None else token_from(request)
     if token is None:
         raise NotAuthorizedException("Missing client token")
     state = request.app.state
-    token_hash = db.clients.hash_token(token)
+    token_hash = db.hash_token(token)
     client = state.token_cache.get(token_hash)
     if client is None:
-        client = await state.store.read(db.clients.find_client_by_token_hash, token_hash)
+        client = await state.store.client_by_token_hash(token_hash)
         if client is None:
             raise NotAuthorizedException("Invalid client token")
         state.token_cache.put(token_hash, client)
@@ -116,28 +110,18 @@ def require_workspace(expected: str | None, given: str, what: str) -> None:
         raise PermissionDeniedException(f"{what} {given!r} does not belong to this client token")
 
 
-def _as_client(database: Any, client_id: int, token_hash: str, fn: Any, *args: Any) -> Any:
-    checked = database.batch_memo  # once per token and transaction: the lock is held
-    if (client_id, token_hash) not in checked:
-        if not db.clients.token_is_current(database, client_id, token_hash):
-            raise TokenRevoked
-        checked[client_id, token_hash] = True
-    return fn(database, *args)
-
-
-async def write(request: Request, fn: Any, *args: Any) -> Any:
-    """Commit ``fn(db, *args)`` through the group-committing writer; 429 if it cannot.
-
-    The unit first re-checks the request's token in the same transaction.
-    """
+async def write(request: Request, operation: str, *args: Any) -> Any:
+    """Run the store's ``operation(client_id, token_hash, *args)`` (``ingest`` or
+    ``unsubscribe``: each re-checks the request's token in its own transaction); 401 if the
+    token was revoked meanwhile, 429 if the database cannot take the write in time."""
     state = request.app.state
     client, token_hash = request.scope[_AUTH_KEY]  # type: ignore[literal-required]
-    timeout = state.settings.write_timeout_seconds
+    method = getattr(state.store, operation)
     try:
-        return await state.store.write(
-            _as_client, client.id, token_hash, fn, *args, timeout=timeout
+        return await method(
+            client.id, token_hash, *args, timeout=state.settings.write_timeout_seconds
         )
-    except TokenRevoked:
+    except db.TokenRevoked:
         raise NotAuthorizedException("Invalid client token") from None
     except db.DatabaseUnavailable as exc:
         log.warning("write refused, answering 429: %s", exc)
@@ -154,8 +138,8 @@ async def ingest(
     """Store ``message`` exactly once with its job (one commit), wake the runner for a new
     job, and answer ``{"success", "deduped", "messageId", "leadId", "jobEnqueued"}``."""
     try:
-        result = await write(request, db.messages.ingest_message, message, lead)
-    except db.messages.DedupeKeyConflict as exc:
+        result = await write(request, "ingest", message, lead)
+    except db.DedupeConflict as exc:
         log.warning("%s %s: %s", route, event, exc)
         raise Conflict("This message id is already stored for another client") from None
     if result.job_enqueued:

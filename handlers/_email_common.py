@@ -17,8 +17,7 @@ from typing import Any
 from litestar import Request
 
 import db
-from db.clients import Client
-from db.leads import LeadFields
+from db import Client, LeadFields
 from handlers._common import write
 
 log = logging.getLogger("leadhook.webhooks")
@@ -162,6 +161,6 @@ async def unsubscribe(
 ) -> dict[str, Any]:
     """Blacklist the lead (created if unknown); idempotent."""
     now = db.iso(request.app.state.clock())
-    lead_id = await write(request, db.leads.mark_unsubscribed, client.id, lead, now)
+    lead_id = await write(request, "unsubscribe", lead, now)
     log.info("%s event=%s client=%s lead=%s blacklisted", route, event_type, client.id, lead_id)
-    return {"success": True, "leadId": lead_id, "status": db.leads.BLACKLISTED}
+    return {"success": True, "leadId": lead_id, "status": db.vocab.BLACKLISTED}

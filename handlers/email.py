@@ -24,8 +24,7 @@ from litestar.exceptions import ClientException
 
 import db
 from ai import ai_telemetry_source
-from db.leads import LeadFields
-from db.messages import NewMessage
+from db import LeadFields, NewMessage
 from handlers._common import authenticate, ingest, read_json_object, require_workspace
 from handlers._email_common import (
     body_text,
@@ -135,7 +134,7 @@ class EmailWebhookController(Controller):
                 source="emailbison",
                 dedupe_column="email_reply_id",
                 dedupe_value=reply_id,
-                job_type=db.jobs.EMAIL_INBOUND_POST_PROCESS,
+                job_type=db.vocab.EMAIL_INBOUND_POST_PROCESS,
             )
             return await ingest(request, PATH, event_type, message, lead)
 

@@ -16,8 +16,7 @@ from litestar.exceptions import ClientException
 
 import db
 from ai import ai_telemetry_source
-from db.leads import LeadFields
-from db.messages import NewMessage
+from db import LeadFields, NewMessage
 from handlers._common import authenticate, ingest, read_json_object, require_workspace
 
 Scalar = str | int | float | None
@@ -207,7 +206,7 @@ class GhlSmsController(Controller):
             source="ghl",
             dedupe_column="webhook_dedupe_key",
             dedupe_value=key,
-            job_type=db.jobs.SMS_INBOUND_POST_PROCESS,
+            job_type=db.vocab.SMS_INBOUND_POST_PROCESS,
             repeat_window_seconds=settings.ghl_dedupe_window_seconds,
         )
         return await ingest(request, ROUTE, "sms", message, lead_fields(payload, contact_id))

@@ -22,7 +22,7 @@ class HealthController(Controller):
         state = request.app.state
         checks: dict[str, str] = {}
         try:
-            await state.store.write(db.write_probe, timeout=2.0)
+            await state.store.ready()
             checks["database"] = "ok"
         except db.DatabaseUnavailable as exc:
             checks["database"] = f"not writable: {exc}"

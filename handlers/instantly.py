@@ -23,8 +23,7 @@ from litestar.exceptions import ClientException
 
 import db
 from ai import ai_telemetry_source
-from db.leads import LeadFields
-from db.messages import NewMessage
+from db import LeadFields, NewMessage
 from handlers._common import authenticate, ingest, read_json_object
 from handlers._email_common import (
     body_text,
@@ -122,7 +121,7 @@ class InstantlyWebhookController(Controller):
                 source="instantly",
                 dedupe_column="email_reply_id",
                 dedupe_value=handle,
-                job_type=db.jobs.INSTANTLY_INBOUND_POST_PROCESS,
+                job_type=db.vocab.INSTANTLY_INBOUND_POST_PROCESS,
             )
             return await ingest(request, PATH, event_type, message, lead_fields(payload, email))
 

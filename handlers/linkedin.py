@@ -27,8 +27,7 @@ from litestar.exceptions import ClientException
 
 import db
 from ai import ai_telemetry_source
-from db.leads import LeadFields
-from db.messages import NewMessage
+from db import LeadFields, NewMessage
 from handlers._common import authenticate, ingest, read_json_object, require_workspace
 from handlers._email_common import sent_at_iso, split_name, text
 
@@ -169,6 +168,6 @@ class LinkedInWebhookController(Controller):
             source="unipile",
             dedupe_column="unipile_message_id",
             dedupe_value=message_id,
-            job_type=None if outbound else db.jobs.LINKEDIN_INBOUND_POST_PROCESS,
+            job_type=None if outbound else db.vocab.LINKEDIN_INBOUND_POST_PROCESS,
         )
         return await ingest(request, PATH, event, message, lead)

@@ -27,9 +27,7 @@ from litestar.exceptions import ClientException, NotAuthorizedException
 
 import db
 from ai import ai_telemetry_source
-from db.clients import Client
-from db.leads import LeadFields
-from db.messages import NewMessage
+from db import Client, LeadFields, NewMessage
 from handlers._common import authenticate, ingest, read_json_object, token_from
 from handlers._email_common import (
     body_text,
@@ -183,7 +181,7 @@ class SmartLeadWebhookController(Controller):
                 source="smartlead",
                 dedupe_column="email_reply_id",
                 dedupe_value=handle,
-                job_type=db.jobs.SMARTLEAD_INBOUND_POST_PROCESS,
+                job_type=db.vocab.SMARTLEAD_INBOUND_POST_PROCESS,
             )
             return await ingest(request, PATH, event_type, message, lead_fields(payload, email))
 

@@ -1,4 +1,4 @@
-"""``GET /api/telemetry/ai``: the AI spend report (``db.ai.report``) as JSON, for admins.
+"""``GET /api/telemetry/ai``: the AI spend report (``Store.ai_report``) as JSON, for admins.
 
 Authorised by ``Authorization: Bearer $LEADHOOK_ADMIN_TOKEN`` (constant-time comparison);
 with no token configured the route is disabled and always answers 401.
@@ -22,7 +22,7 @@ from litestar.exceptions import ClientException, NotAuthorizedException
 from litestar.handlers import BaseRouteHandler
 from litestar.params import FromQuery
 
-import db.ai
+import db
 
 
 def admin_authorized(connection: ASGIConnection, token: str | None) -> bool:
@@ -51,12 +51,12 @@ class TelemetryController(Controller):
         by: FromQuery[str] = "source",
         since: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
-        if by not in db.ai.REPORT_DIMENSIONS:
-            choices = ", ".join(db.ai.REPORT_DIMENSIONS)
+        if by not in db.vocab.REPORT_DIMENSIONS:
+            choices = ", ".join(db.vocab.REPORT_DIMENSIONS)
             raise ClientException(f"by must be one of {choices}, got {by!r}")
         try:
-            since_iso = db.ai.normalize_since(since)
+            since_iso = db.normalize_time(since, "since")
         except ValueError as exc:
             raise ClientException(str(exc)) from None
-        report = await request.app.state.store.read(db.ai.report, by, since_iso)
+        report = await request.app.state.store.ai_report(by, since_iso)
         return {"success": True, **report}

@@ -7,7 +7,7 @@ the others. Example, pruning AI telemetry::
     @register_maintenance(name="prune_ai_interactions")
     async def prune_ai(ctx: MaintenanceContext) -> int:
         before = db.iso(ctx.now - timedelta(days=ctx.settings.ai_retention_days))
-        return await ctx.store.write(db.ai.prune_interactions, before)
+        return await ctx.store.prune_interactions(before=before, batch=5000)
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 import db
@@ -74,18 +73,16 @@ async def run_maintenance(
 PRUNE_BATCH = 5000
 
 
-async def _prune(ctx: MaintenanceContext, days: int, prune: Callable[..., int]) -> int:
-    """Run ``prune(database, before=..., batch=...)`` in short transactions until it deletes
-    less than a batch, so webhooks never wait long for the write lock. ``days <= 0``: keep
-    everything."""
+async def _prune(ctx: MaintenanceContext, days: int, prune: Callable[..., Awaitable[int]]) -> int:
+    """Run ``prune(before=..., batch=...)`` (a store operation) in short transactions until it
+    deletes less than a batch, so webhooks never wait long for the write lock. ``days <= 0``:
+    keep everything."""
     if days <= 0:
         return 0
     before = db.iso(ctx.now - timedelta(days=days))
     total = 0
     while True:
-        deleted = await ctx.store.write(
-            partial(prune, before=before, batch=PRUNE_BATCH), timeout=60
-        )
+        deleted = await prune(before=before, batch=PRUNE_BATCH)
         total += deleted
         if deleted < PRUNE_BATCH:
             return total
@@ -94,10 +91,10 @@ async def _prune(ctx: MaintenanceContext, days: int, prune: Callable[..., int]) 
 @register_maintenance(name="prune_background_jobs")
 async def prune_background_jobs(ctx: MaintenanceContext) -> int:
     """Delete SUCCEEDED/FAILED jobs finished more than ``job_retention_days`` ago."""
-    return await _prune(ctx, ctx.settings.job_retention_days, db.jobs.prune_jobs)
+    return await _prune(ctx, ctx.settings.job_retention_days, ctx.store.prune_jobs)
 
 
 @register_maintenance(name="prune_ai_interactions")
 async def prune_ai_interactions(ctx: MaintenanceContext) -> int:
     """Delete AI telemetry rows older than ``ai_retention_days``."""
-    return await _prune(ctx, ctx.settings.ai_retention_days, db.ai.prune_interactions)
+    return await _prune(ctx, ctx.settings.ai_retention_days, ctx.store.prune_interactions)

@@ -44,6 +44,8 @@ from typing import Any
 import db
 from ai import AIRetryableError, JobContext, ai_telemetry_source, job_context
 from config import Settings
+from db import JobResult
+from db.vocab import FAILED, PENDING, SUCCEEDED
 from scheduler._registry import JobRunContext, RetryJobAt, Skipped, get_handler
 
 log = logging.getLogger("leadhook.jobs")
@@ -146,13 +148,6 @@ class PassResult:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
-
-
-def _result_and_claim(
-    result: Callable[[Any], bool], claim: Callable[[Any], list[dict]], database: Any
-) -> tuple[bool, list[dict]]:
-    """Unit of work: write a job's result, then claim its successor."""
-    return result(database), claim(database)
 
 
 class Runner:
@@ -281,18 +276,18 @@ class Runner:
             await asyncio.wait(set(tasks), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         if tasks:
             await asyncio.wait(set(tasks))
-        result.remaining = await self.store.read(partial(db.jobs.count_due, now=self._now_iso()))
+        result.remaining = await self.store.count_due(now=self._now_iso())
         return result
 
     async def recover(self) -> dict[str, list[int]]:
         """Take back RUNNING jobs of dead runners (see :func:`abandoned_runners`) and jobs
         whose lease expired; returns ``{"released": [...], "failed": [...]}``."""
         now = self.clock()
-        lockers = await self.store.read(db.jobs.running_lockers)
+        lockers = await self.store.running_lockers()
         dead = abandoned_runners(lockers)
         recovered = await self._write(
             partial(
-                db.jobs.recover_jobs,
+                self.store.recover_jobs,
                 now=db.iso(now),
                 dead_runners=dead,
                 locked_before=db.iso(now - timedelta(seconds=self.lease_seconds)),
@@ -315,7 +310,7 @@ class Runner:
         if not ids:
             return
         renewed = await self._write(
-            partial(db.jobs.renew_leases, runner_id=self.id, job_ids=ids, now=self._now_iso())
+            partial(self.store.renew_leases, runner_id=self.id, job_ids=ids, now=self._now_iso())
         )
         lost = set(ids) - set(renewed)
         lost &= set(self._running)  # those finished meanwhile are not lost
@@ -363,12 +358,11 @@ class Runner:
 
     async def _has_due(self) -> bool:
         """A read (no write lock): is any job due? Polls claim only when one is."""
-        return await self.store.read(partial(db.jobs.has_due, now=self._now_iso()))
+        return await self.store.has_due(now=self._now_iso())
 
     async def _claim(self, n: int) -> list[dict]:
-        claimed = await self.store.write(
-            partial(db.jobs.claim_jobs, runner_id=self.id, now=self._now_iso(), limit=n),
-            timeout=WRITE_TIMEOUT_SECONDS,
+        claimed = await self.store.claim_jobs(
+            runner_id=self.id, now=self._now_iso(), limit=n, timeout=WRITE_TIMEOUT_SECONDS
         )
         for job in claimed:
             self._running[job["id"]] = job
@@ -444,11 +438,7 @@ class Runner:
             except Exception as exc:
                 return await self._failure(job, exc)
         outcome = "skipped" if isinstance(value, Skipped) else "succeeded"
-        return await self._finish(
-            job,
-            partial(db.jobs.mark_succeeded, job=job, runner_id=self.id, now=self._now_iso()),
-            outcome,
-        )
+        return await self._finish(job, JobResult(SUCCEEDED), outcome)
 
     async def _failure(self, job: dict, exc: BaseException) -> str:
         failures = job["attempts"] - job.get("snoozes", 0)
@@ -476,16 +466,8 @@ class Runner:
             error,
             exc_info=exc,
         )
-        unit = partial(
-            db.jobs.reschedule_job,
-            job=job,
-            runner_id=self.id,
-            now=db.iso(now),
-            run_at=db.iso(now + timedelta(seconds=delay)),
-            error=error,
-            snooze=False,
-        )
-        return await self._finish(job, unit, "retried")
+        run_at = db.iso(now + timedelta(seconds=delay))
+        return await self._finish(job, JobResult(PENDING, error, run_at), "retried")
 
     async def _snooze(self, job: dict, when: datetime | float, reason: str) -> str:
         if job.get("snoozes", 0) >= MAX_SNOOZES:
@@ -503,42 +485,31 @@ class Runner:
             db.iso(run_at),
             reason,
         )
-        unit = partial(
-            db.jobs.reschedule_job,
-            job=job,
-            runner_id=self.id,
-            now=db.iso(now),
-            run_at=db.iso(run_at),
-            error=reason,
-            snooze=True,
-        )
-        return await self._finish(job, unit, "retried")
+        result = JobResult(PENDING, reason, db.iso(run_at), snooze=True)
+        return await self._finish(job, result, "retried")
 
     async def _fail(self, job: dict, error: str) -> str:
-        unit = partial(
-            db.jobs.mark_failed, job=job, runner_id=self.id, now=self._now_iso(), error=error
-        )
-        return await self._finish(job, unit, "failed")
+        return await self._finish(job, JobResult(FAILED, error), "failed")
 
-    async def _finish(self, job: dict, unit: Callable[[Any], bool], outcome: str) -> str:
+    async def _finish(self, job: dict, result: JobResult, outcome: str) -> str:
         """Write the claim's result (fenced); ``lost`` when the claim was taken away.
 
-        A main-loop job claims its successor in the same unit of work as its result: one
-        statement pair, one commit, for each finished job while there is a backlog.
+        A main-loop job claims its successor in the same transaction as its result: one
+        commit for each finished job while there is a backlog.
         """
         chain = job["id"] in self._chained and not self._stopping
         self._chained.discard(job["id"])
+        finish = partial(self.store.finish_job, job, result, runner_id=self.id)
         claimed: list[dict] = []
         if chain:
-            claim = partial(db.jobs.claim_jobs, runner_id=self.id, now=self._now_iso(), limit=1)
             try:
-                written, claimed = await self.store.write(
-                    partial(_result_and_claim, unit, claim), timeout=WRITE_TIMEOUT_SECONDS
+                written, claimed = await finish(
+                    now=self._now_iso(), claim_limit=1, timeout=WRITE_TIMEOUT_SECONDS
                 )
-            except db.DatabaseUnavailable:
-                written = await self._write(unit)  # the result first; the main loop claims
+            except db.DatabaseUnavailable:  # the result first; the main loop claims
+                written, _ = await self._write(partial(finish, now=self._now_iso()))
         else:
-            written = await self._write(unit)
+            written, _ = await self._write(partial(finish, now=self._now_iso()))
         self._running.pop(job["id"], None)
         for next_job in claimed:  # this task runs it next: no new task, no main-loop turn
             self._running[next_job["id"]] = next_job
@@ -555,11 +526,12 @@ class Runner:
             return "lost"
         return outcome
 
-    async def _write(self, unit: Callable[[Any], Any]) -> Any:
-        """A runner write: retried a few times while the database cannot take it."""
+    async def _write(self, operation: Callable[..., Any]) -> Any:
+        """A runner write (``operation(timeout=...)``, a store method): retried a few times
+        while the database cannot take it."""
         for attempt in range(WRITE_RETRIES):
             try:
-                return await self.store.write(unit, timeout=WRITE_TIMEOUT_SECONDS)
+                return await operation(timeout=WRITE_TIMEOUT_SECONDS)
             except db.DatabaseUnavailable as exc:
                 if attempt == WRITE_RETRIES - 1:
                     raise
@@ -572,18 +544,10 @@ class Runner:
         jobs = list(self._running.values())
         if not jobs:
             return
-        now = self._now_iso()
-
-        def release(database: Any) -> int:
-            released = 0
-            for job in jobs:
-                released += db.jobs.reschedule_job(
-                    database, job, runner_id=self.id, now=now, run_at=now, error=reason, snooze=True
-                )
-            return released
-
         try:
-            released = await self.store.write(release, timeout=WRITE_TIMEOUT_SECONDS)
+            released = await self.store.release_jobs(
+                jobs, runner_id=self.id, now=self._now_iso(), reason=reason
+            )
         except db.DatabaseUnavailable as exc:
             log.error("could not put back %d interrupted job(s): %s", len(jobs), exc)
             return

@@ -1,26 +1,28 @@
 """``leadhook jobs``: what is queued, running and failed; retry a failed job.
 
-These commands open the SQLite file directly (not through a server), so they work whether
-or not the server runs; a write takes the write lock first (``BEGIN IMMEDIATE``).
+These commands open the database directly (not through a server), so they work whether or
+not the server runs.
 """
 
 from __future__ import annotations
 
 import json
-from functools import partial
 
 import click
 
 import db
 from config import Settings
 
-STATUSES = db.jobs.STATUSES
+STATUSES = db.vocab.JOB_STATUSES
 
 
-def _open():
-    database = db.connect(Settings.from_env().db_path)
-    db.migrate(database)
-    return database
+def _call(operation: str, *args, **kwargs):
+    """Run one store operation against ``$LEADHOOK_DB`` and close the store."""
+    store = db.open_store(Settings.from_env().db_path)
+    try:
+        return getattr(store.sync, operation)(*args, **kwargs)
+    finally:
+        store.close()
 
 
 def _emit(data: object, as_json: bool, text: str) -> None:
@@ -62,9 +64,7 @@ def jobs_stats(as_json: bool) -> None:
         leadhook jobs stats --json
     """
     now = db.utcnow()
-    database = _open()
-    stats = db.jobs.job_stats(database, now=db.iso(now))
-    database.close()
+    stats = _call("job_stats", now=db.iso(now))
     by_type: dict[str, dict[str, int]] = {}
     for row in stats["counts"]:
         by_type.setdefault(row["type"], dict.fromkeys(STATUSES, 0))[row["status"]] = row["jobs"]
@@ -114,14 +114,12 @@ def jobs_list(status: str | None, job_type: str | None, limit: int, as_json: boo
         leadhook jobs list --status FAILED
         leadhook jobs list --type LEAD_SCORING_POST_PROCESS --limit 10 --json
     """
-    database = _open()
-    found = db.jobs.list_jobs(
-        database,
+    found = _call(
+        "list_jobs",
         status=status.upper() if status else None,
         job_type=job_type.strip().upper() if job_type else None,
         limit=limit,
     )
-    database.close()
     lines = [
         f"{j['id']}\t{j['type']}\t{j['status']}\tattempt {j['attempts']}/{j['max_attempts']}"
         f"\trun_at={j['run_at']}\tmessage={j['message_id']}"
@@ -152,13 +150,7 @@ def jobs_retry(job_id: int, as_json: bool) -> None:
         leadhook jobs retry 42
     """
     now = db.iso(db.utcnow())
-    database = _open()
-    try:
-        job, retried = db.jobs.run_unit(
-            database, partial(db.jobs.retry_failed_job, now=now), job_id
-        )
-    finally:
-        database.close()
+    job, retried = _call("retry_job", job_id, now=now)
     if job is None:
         raise click.ClickException(f"no job {job_id}")
     if not retried:

@@ -15,26 +15,10 @@ import logging
 from typing import Any
 
 import ai
-import db
-from db.jobs import (
-    EMAIL_INBOUND_POST_PROCESS,
-    INSTANTLY_INBOUND_POST_PROCESS,
-    LEAD_SCORING_POST_PROCESS,
-    LINKEDIN_INBOUND_POST_PROCESS,
-    SMARTLEAD_INBOUND_POST_PROCESS,
-    SMS_INBOUND_POST_PROCESS,
-)
+from db.vocab import INBOUND_JOB_TYPES, LEAD_SCORING_POST_PROCESS
 from scheduler._registry import JobRunContext, Skipped, job_handler
 
 log = logging.getLogger("leadhook.jobs")
-
-INBOUND_JOB_TYPES = (
-    SMS_INBOUND_POST_PROCESS,
-    EMAIL_INBOUND_POST_PROCESS,
-    LINKEDIN_INBOUND_POST_PROCESS,
-    SMARTLEAD_INBOUND_POST_PROCESS,
-    INSTANTLY_INBOUND_POST_PROCESS,
-)
 
 
 async def post_process_inbound(ctx: JobRunContext, message: dict, lead: dict) -> None:
@@ -75,42 +59,25 @@ def _ai_client(ctx: JobRunContext) -> Any:
     return ctx.ai
 
 
-def _rollups_and_scoring(database: Any, message: dict, now: str) -> tuple[int | None, bool]:
-    """Unit of work: advance the lead's roll-ups and enqueue its scoring job for the message."""
-    db.leads.bump_rollups(
-        database, message["lead_id"], direction="inbound", at=message["sent_at"], now=now
-    )
-    return db.jobs.enqueue_job(
-        database,
-        job_type=LEAD_SCORING_POST_PROCESS,
-        client_id=message["client_id"],
-        lead_id=message["lead_id"],
-        message_id=message["id"],
-        now=now,
-    )
-
-
 @job_handler(*INBOUND_JOB_TYPES)
 async def inbound_post_process(ctx: JobRunContext) -> Skipped | None:
     job = ctx.job
     if job["message_id"] is None:
         return ctx.skip("the job names no message")
-    message = await ctx.store.read(db.messages.get_message, job["message_id"])
+    message = await ctx.store.get_message(job["message_id"])
     if message is None:
         return ctx.skip(f"message {job['message_id']} no longer exists")
     if message["client_id"] != job["client_id"]:
         return ctx.skip(f"message {message['id']} belongs to another client")
     if message["direction"] != "inbound":
         return ctx.skip(f"message {message['id']} is {message['direction']}")
-    lead = await ctx.store.read(db.leads.get_lead, message["lead_id"])
+    lead = await ctx.store.get_lead(message["lead_id"])
     if lead is None:
         return ctx.skip(f"lead {message['lead_id']} no longer exists")
 
     await post_process_inbound(ctx, message, lead)
 
-    scoring_job, enqueued = await ctx.store.write(
-        _rollups_and_scoring, message, ctx.now_iso(), timeout=10
-    )
+    scoring_job, enqueued = await ctx.store.finish_inbound(message, now=ctx.now_iso())
     log.info(
         "job %s %s: message %s lead %s done; scoring job %s%s",
         job["id"],
@@ -128,7 +95,7 @@ async def lead_scoring_post_process(ctx: JobRunContext) -> Skipped | None:
     job = ctx.job
     if job["lead_id"] is None:
         return ctx.skip("the job names no lead")
-    lead = await ctx.store.read(db.leads.get_lead, job["lead_id"])
+    lead = await ctx.store.get_lead(job["lead_id"])
     if lead is None:
         return ctx.skip(f"lead {job['lead_id']} no longer exists")
     if lead["client_id"] != job["client_id"]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlite_utils
 import uvicorn
 
 import db
@@ -31,9 +33,37 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def database(db_path: Path):
-    database = db.connect(db_path)
-    db.migrate(database)
+def store(db_path: Path) -> Iterator[db.Store]:
+    """The store on a fresh, migrated file (the same file as ``database`` and the servers)."""
+    store = db.open_store(db_path)
+    yield store
+    store.close()
+
+
+# The backends every db contract test runs on (tests/test_db_contract.py).
+BACKENDS = ["sqlite"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_store(request: pytest.FixtureRequest, db_path: Path) -> Iterator[db.Store]:
+    """A store on a fresh database of each backend."""
+    store = db.open_store(db_path)
+    yield store
+    store.close()
+
+
+def open_file(path: str | Path) -> sqlite_utils.Database:
+    """A plain connection to the SQLite file, to look at it as an operator would."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return sqlite_utils.Database(conn, execute_plugins=False)
+
+
+@pytest.fixture
+def database(store: db.Store, db_path: Path) -> Iterator[sqlite_utils.Database]:
+    """A plain connection to the test's file (migrated by ``store``): to seed and inspect."""
+    database = open_file(db_path)
     yield database
     database.close()
 
@@ -52,7 +82,7 @@ class Workspace:
 
 
 @pytest.fixture
-def make_workspace(database) -> Callable[..., Workspace]:
+def make_workspace(store) -> Callable[..., Workspace]:
     counter = iter(range(1, 10_000))
 
     def make(**ids: str | None) -> Workspace:
@@ -63,8 +93,8 @@ def make_workspace(database) -> Callable[..., Workspace]:
             "email_workspace_id": "12345" if n == 1 else f"ws_{n}",
         }
         defaults.update(ids)
-        client, token = db.clients.create_client(
-            database, name=f"Workspace {n}", now=db.iso(db.utcnow()), **defaults
+        client, token = store.sync.create_client(
+            name=f"Workspace {n}", now=db.iso(db.utcnow()), **defaults
         )
         return Workspace(client.id, token, **defaults)
 
@@ -165,17 +195,18 @@ def assert_rejected(http, database, path: str, headers, payload, status: int, er
 
 @pytest.fixture
 def ingest_sources(monkeypatch) -> list:
-    """The telemetry source seen inside every ``db.messages.ingest_message`` write."""
+    """The telemetry source seen inside every ``ingest`` write (on the writer's thread)."""
     import ai
+    from db.sqlite import ops
 
     seen: list[str | None] = []
-    ingest = db.messages.ingest_message
+    ingest = ops.ingest
 
-    def recording(database, message, lead):
+    def recording(database, *args):
         seen.append(ai.current_source())
-        return ingest(database, message, lead)
+        return ingest(database, *args)
 
-    monkeypatch.setattr(db.messages, "ingest_message", recording)
+    monkeypatch.setattr(ops, "ingest", recording)
     return seen
 
 
@@ -236,13 +267,13 @@ def _no_unattributed_ai_rows(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     if not Path(path).exists():
         return
-    import sqlite3
-
-    import db.ai
-
-    database = db.connect(path)
+    database = open_file(path)
     try:
-        found = db.ai.unattributed_interactions(database)
+        found = rows(
+            database,
+            "SELECT id, feature_id, prompt_key, status, created_at FROM ai_interactions "
+            "WHERE source IS NULL ORDER BY id",
+        )
     except sqlite3.OperationalError:  # never migrated
         found = []
     finally:
@@ -267,15 +298,15 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 
 @pytest.fixture
-def seed_inbound(database, workspace) -> Callable[..., tuple[dict, dict]]:
+def seed_inbound(store, workspace) -> Callable[..., tuple[dict, dict]]:
     """``seed_inbound(body, channel="sms", contact="contact-1", first_name="Dana", ...)``
     stores an inbound message (and its lead and post-process job) for ``workspace`` as a
     webhook would; returns ``(message_row, lead_row)``. Same ``contact``, same lead."""
     counter = iter(range(1, 1_000_000))
     job_types = {
-        "sms": db.jobs.SMS_INBOUND_POST_PROCESS,
-        "email": db.jobs.EMAIL_INBOUND_POST_PROCESS,
-        "linkedin": db.jobs.LINKEDIN_INBOUND_POST_PROCESS,
+        "sms": db.vocab.SMS_INBOUND_POST_PROCESS,
+        "email": db.vocab.EMAIL_INBOUND_POST_PROCESS,
+        "linkedin": db.vocab.LINKEDIN_INBOUND_POST_PROCESS,
     }
 
     def seed(
@@ -288,12 +319,9 @@ def seed_inbound(database, workspace) -> Callable[..., tuple[dict, dict]]:
         direction: str = "inbound",
         sent_at: str | None = None,
     ) -> tuple[dict, dict]:
-        from db.leads import LeadFields
-        from db.messages import NewMessage
-
         n = next(counter)
         now = db.iso(db.utcnow())
-        message = NewMessage(
+        message = db.NewMessage(
             client_id=workspace.id,
             channel=channel,
             direction=direction,
@@ -306,17 +334,8 @@ def seed_inbound(database, workspace) -> Callable[..., tuple[dict, dict]]:
             dedupe_value=f"seed:{n}",
             job_type=job_types[channel] if direction == "inbound" else None,
         )
-        lead = LeadFields(ghl_contact_id=contact, first_name=first_name)
-        database.execute("BEGIN IMMEDIATE")
-        try:
-            result = db.messages.ingest_message(database, message, lead)
-        except BaseException:
-            database.rollback()
-            raise
-        database.commit()
-        return (
-            db.messages.get_message(database, result.message_id),
-            db.leads.get_lead(database, result.lead_id),
-        )
+        lead = db.LeadFields(ghl_contact_id=contact, first_name=first_name)
+        result = store.sync.ingest(workspace.id, db.hash_token(workspace.token), message, lead)
+        return store.sync.get_message(result.message_id), store.sync.get_lead(result.lead_id)
 
     return seed

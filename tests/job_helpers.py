@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -23,6 +24,7 @@ import ai
 import db
 from config import Settings
 from scheduler import JobRunContext, Runner, register_job_handler
+from tests.conftest import rows
 
 START = datetime(2026, 1, 18, 10, 0, 0, tzinfo=UTC)
 
@@ -68,7 +70,7 @@ def _record(database, row: dict) -> None:
 async def record_run(ctx: JobRunContext, phase: str = "run") -> None:
     thread_source = await ai.run_in_thread(ai.current_source)
     job = ai.current_job()
-    await ctx.store.write(
+    await ctx.store.writer.write(  # the SQLite backend's writer: test-only table
         _record,
         {
             "job_id": ctx.job["id"],
@@ -105,7 +107,7 @@ register_job_handler(BLOCK, block_handler, replace=True)
 
 def runs(database, phase: str | None = None) -> list[dict]:
     sql = "SELECT * FROM test_job_runs" + (" WHERE phase = ?" if phase else "") + " ORDER BY id"
-    return db._connection.rows(database, sql, (phase,) if phase else ())
+    return rows(database, sql, (phase,) if phase else ())
 
 
 def insert_jobs(
@@ -152,8 +154,7 @@ def insert_jobs(
 
 
 def job(database, job_id: int) -> dict:
-    found = db.jobs.get_job(database, job_id)
-    assert found is not None
+    [found] = rows(database, "SELECT * FROM background_jobs WHERE id = ?", (job_id,))
     return found
 
 
@@ -167,8 +168,13 @@ def statuses(database) -> dict[str, int]:
 
 
 def seed_client(database) -> int:
-    client, _ = db.clients.create_client(database, name="Jobs", now=db.iso(START))
-    return client.id
+    now = db.iso(START)
+    cursor = database.execute(
+        "INSERT INTO clients (name, token_hash, token_prefix, created_at, updated_at)"
+        " VALUES ('Jobs', ?, 'lh_jobs', ?, ?)",
+        (db.hash_token(f"jobs-{time.monotonic_ns()}"), now, now),
+    )
+    return cursor.lastrowid
 
 
 # -- process entry points ---------------------------------------------------------------------
@@ -182,10 +188,10 @@ def drain(db_path: str, ready_path: str | None = None, concurrency: int = 8) -> 
     """
 
     async def main() -> None:
-        store = db.Store(db_path)
+        store = db.open_store(db_path)
         settings = replace(Settings(db_path=db_path), job_poll_seconds=0.05)
         runner = Runner(store, settings, concurrency=concurrency)
-        reader = db.connect(db_path)
+        reader = sqlite3.connect(db_path)
         await runner.start()
         if ready_path:
             with open(ready_path, "w") as ready:

@@ -10,10 +10,10 @@ import pytest
 
 import ai
 import db
-import db.ai
 from ai.client import AIClient, OpenAIProvider, Prompt, _retry_after, parse_json_object
 from ai.prices import BUILTIN_PRICES, Price, PriceTable, cost_usd, strip_date_suffix
 from config import Settings
+from db.sqlite import ops
 from tests.fake_openai import usage
 
 pytestmark = pytest.mark.anyio
@@ -26,13 +26,6 @@ PROMPT = Prompt(
     system='Answer with only a JSON object: {"tag": "..."}',
     user="Reply: yes please",
 )
-
-
-@pytest.fixture
-def store(database, db_path):
-    store = db.Store(db_path)
-    yield store
-    store.close()
 
 
 @pytest.fixture
@@ -62,7 +55,7 @@ async def make_client(store, fake_openai):
 
 async def rows_after(client: AIClient, database) -> list[dict]:
     await client.flush()
-    return db.ai.list_interactions(database)
+    return await client.store.list_interactions()
 
 
 # -- success rows: tokens, cost, request -----------------------------------------------------
@@ -260,14 +253,14 @@ async def test_a_failing_telemetry_write_does_not_fail_the_call(
     def broken(database, row):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(db.ai, "record_interaction", broken)
+    monkeypatch.setattr(ops, "record_interaction", broken)
     fake_openai.push_json({"tag": "Interested"})
     client = make_client()
     with ai.ai_telemetry_source(SOURCE), caplog.at_level(logging.ERROR, "leadhook.ai"):
         result = await client.complete_json(PROMPT)
         await client.flush()
     assert result.value == {"tag": "Interested"}
-    assert db.ai.list_interactions(database) == []
+    assert await client.store.list_interactions() == []
     assert client.records_failed == 1
     assert "disk on fire" in caplog.text
 
@@ -288,7 +281,7 @@ async def test_the_call_path_does_not_wait_for_the_commit(make_client, fake_open
     import threading
 
     gate = threading.Event()
-    store.submit(lambda database: gate.wait(5))  # the writer is busy until the gate opens
+    store.writer.submit(lambda database: gate.wait(5))  # the writer is busy until the gate opens
     fake_openai.push_json({"tag": "Neutral"})
     client = make_client()
     try:
@@ -324,7 +317,7 @@ async def test_no_source_is_stored_as_null(make_client, fake_openai, database):
     await client.complete_json(PROMPT)
     [row] = await rows_after(client, database)
     assert row["source"] is None
-    assert db.ai.unattributed_interactions(database)[0]["id"] == row["id"]
+    assert (await client.store.unattributed_interactions())[0]["id"] == row["id"]
 
 
 async def test_job_fields_come_from_the_job_context(
@@ -335,7 +328,7 @@ async def test_job_fields_come_from_the_job_context(
     job_id = database.execute("SELECT id FROM background_jobs ORDER BY id LIMIT 1").fetchone()[0]
     job = ai.JobContext(
         job_id=job_id,
-        job_type=db.jobs.SMS_INBOUND_POST_PROCESS,
+        job_type=db.vocab.SMS_INBOUND_POST_PROCESS,
         attempt=2,
         client_id=message["client_id"],
         lead_id=lead["id"],

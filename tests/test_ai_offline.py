@@ -8,8 +8,6 @@ import math
 import pytest
 
 import ai
-import db
-import db.ai
 from ai.offline import OfflineProvider, classify_sentiment, score, write_draft
 from ai.postprocess import SENTIMENT_TAGS, post_process_inbound, score_lead, sentiment_prompt
 from config import Settings
@@ -20,15 +18,8 @@ SOURCE = "background_job:SMS_INBOUND_POST_PROCESS"
 
 
 @pytest.fixture
-def store(database, db_path):
-    store = db.Store(db_path)
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def client(store):
-    return ai.create_client(Settings(db_path=store.path, ai_provider="offline"), store)
+    return ai.create_client(Settings(db_path=str(store.path), ai_provider="offline"), store)
 
 
 @pytest.mark.parametrize(
@@ -98,7 +89,7 @@ async def test_offline_rows_are_free_estimated_and_deterministic(
     assert bodies == [write_draft("sms", "Dana", "Interested")] * 2
 
     await client.flush()
-    found = db.ai.list_interactions(database)
+    found = await store.list_interactions()
     assert [r["feature_id"] for r in found] == ["sentiment.classify", "draft.generate.sms"] * 2
     for row in found:
         assert (row["provider"], row["model"], row["response_model"]) == (
@@ -124,13 +115,13 @@ async def test_offline_rows_are_free_estimated_and_deterministic(
         found[2]["input_tokens"],
         found[2]["output_tokens"],
     )
-    assert db.ai.report(database)["total"]["unpriced_calls"] == 0
+    assert (await store.ai_report())["total"]["unpriced_calls"] == 0
 
 
 async def test_offline_scoring(client, store, database, seed_inbound):
     seed_inbound("Can we set up a meeting next week?")
     _, lead = seed_inbound("Thursday works for the demo")
-    db.ai.set_lead_sentiment(database, lead["id"], "Meeting Requested", "meeting-requested", "x")
+    await store.set_lead_sentiment(lead["id"], "Meeting Requested", "meeting-requested", now="x")
     with ai.ai_telemetry_source("background_job:LEAD_SCORING_POST_PROCESS"):
         result = await score_lead(client, store, lead["id"])
     assert (result["intent_score"], result["fit_score"], result["overall_score"]) == (4, 3, 4)

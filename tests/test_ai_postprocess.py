@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 import ai
-import db
-import db.ai
 from ai.client import AIClient, OpenAIProvider
 from ai.postprocess import (
     DRAFT_TAGS,
@@ -40,13 +38,6 @@ EXPECTED_STATUS = {
 
 
 @pytest.fixture
-def store(database, db_path):
-    store = db.Store(db_path)
-    yield store
-    store.close()
-
-
-@pytest.fixture
 async def client(store, fake_openai):
     provider = OpenAIProvider(model="gpt-4o-mini", api_key="sk-test", base_url=fake_openai.base_url)
     client = AIClient(store, provider)
@@ -77,11 +68,11 @@ async def run_inbound(client, store, database, message, lead, attempt: int = 1) 
 
 async def rows(client, database) -> list[dict]:
     await client.flush()
-    return db.ai.list_interactions(database)
+    return await client.store.list_interactions()
 
 
 def lead_row(database, lead_id: int) -> dict:
-    return db.leads.get_lead(database, lead_id)
+    return dict(database.execute_returning_dicts("SELECT * FROM leads WHERE id = ?", [lead_id])[0])
 
 
 def drafts(database) -> list[dict]:
@@ -214,13 +205,13 @@ async def test_a_draft_is_made_at_most_once_per_message_and_channel(
     assert len(fake_openai.requests) == 3
 
 
-def test_insert_draft_does_nothing_on_conflict(database, seed_inbound):
+def test_insert_draft_does_nothing_on_conflict(store, seed_inbound):
     message, lead = seed_inbound("hi")
     args = (message["client_id"], lead["id"], message["id"], "sms")
-    first = db.ai.insert_draft(database, *args, "first", "2026-01-18T10:00:00.000Z")
-    second = db.ai.insert_draft(database, *args, "second", "2026-01-18T10:00:01.000Z")
+    first = store.sync.insert_draft(*args, "first", now="2026-01-18T10:00:00.000Z")
+    second = store.sync.insert_draft(*args, "second", now="2026-01-18T10:00:01.000Z")
     assert first == (first[0], True) and second == (first[0], False)
-    assert db.ai.get_draft(database, message["id"], "sms")["body"] == "first"
+    assert store.sync.get_draft(message["id"], "sms")["body"] == "first"
 
 
 async def test_a_rate_limited_draft_is_retried_and_made_once(
@@ -325,7 +316,7 @@ async def test_a_lead_blacklisted_during_the_call_is_not_revived_nor_drafted_to(
 ):
     message, lead = seed_inbound("Sounds great")
     # the lead row the job read is stale: the lead opted out meanwhile
-    db.ai.set_lead_sentiment(database, lead["id"], "Blacklist", "blacklisted", "x")
+    await store.set_lead_sentiment(lead["id"], "Blacklist", "blacklisted", now="x")
     fake_openai.push_json({"tag": "Interested"})
     result = await run_inbound(client, store, database, message, lead)
     assert (result["lead_updated"], result["skipped"]) == (False, "lead is blacklisted")
@@ -410,7 +401,7 @@ async def test_blacklisted_leads_are_disqualified_without_ai(
     client, store, database, fake_openai, seed_inbound, tag, status
 ):
     _, lead = seed_inbound("whatever")
-    db.ai.set_lead_sentiment(database, lead["id"], tag, status, "2026-01-18T10:00:00.000Z")
+    await store.set_lead_sentiment(lead["id"], tag, status, now="2026-01-18T10:00:00.000Z")
     result = await run_scoring(client, store, lead["id"])
     assert result["disqualified"] is True
     updated = lead_row(database, lead["id"])

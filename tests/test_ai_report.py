@@ -8,8 +8,9 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-import db.ai
-from db.ai import nearest_rank
+import db
+from db._report import nearest_rank
+from db.sqlite.interactions import _REPORT_SQL
 
 # One row on purpose has no source (the "unattributed" group).
 pytestmark = pytest.mark.allow_unattributed
@@ -79,9 +80,9 @@ def group(name, calls, errors, tokens, cost, unpriced, p50, p95) -> dict:
 
 
 @pytest.fixture
-def seeded(database):
+def seeded(store, database):
     for values in SEED:
-        db.ai.record_interaction(database, values)
+        store.sync.record_interaction(values)
     return database
 
 
@@ -115,45 +116,45 @@ BY_SOURCE_SINCE = {
 }
 
 
-def test_report_by_source_matches_the_hand_computed_numbers(seeded):
-    assert db.ai.report(seeded, "source") == BY_SOURCE
+def test_report_by_source_matches_the_hand_computed_numbers(seeded, store):
+    assert store.sync.ai_report("source") == BY_SOURCE
 
 
-def test_report_since_counts_only_later_calls(seeded):
-    assert db.ai.report(seeded, "source", since="2026-01-05") == BY_SOURCE_SINCE
-    assert db.ai.report(seeded, "source", since="2026-01-05T00:00:00Z") == BY_SOURCE_SINCE
-    assert db.ai.report(seeded, "source", since="2030-01-01")["total"]["calls"] == 0
+def test_report_since_counts_only_later_calls(seeded, store):
+    assert store.sync.ai_report("source", since="2026-01-05") == BY_SOURCE_SINCE
+    assert store.sync.ai_report("source", since="2026-01-05T00:00:00Z") == BY_SOURCE_SINCE
+    assert store.sync.ai_report("source", since="2030-01-01")["total"]["calls"] == 0
 
 
-def test_report_by_feature(seeded):
+def test_report_by_feature(seeded, store):
     # classify latencies [10, 200, 300, 400] → p50 v2 = 200, p95 v4 = 400; draft [100, 1000]
-    assert db.ai.report(seeded, "feature")["groups"] == [
+    assert store.sync.ai_report("feature")["groups"] == [
         group(SCORE, 3, 1, (5500, 500, 900, 550, 6400), 0.0095, 1, 50, 70),
         group(DRAFT, 2, 0, (3500, 1000, 500, 0, 4000), 0.000795, 0, 100, 1000),
         group(CLASSIFY, 4, 1, (1600, 200, 160, 0, 1760), 0.000243, 1, 200, 400),
     ]
 
 
-def test_report_by_model(seeded):
+def test_report_by_model(seeded, store):
     # gpt-4o-mini latencies [10, 100, 200, 300, 1000] → p50 v3 = 200, p95 v5 = 1000
-    assert db.ai.report(seeded, "model")["groups"] == [
+    assert store.sync.ai_report("model")["groups"] == [
         group("o4-mini", 2, 0, (5500, 500, 900, 550, 6400), 0.0095, 0, 50, 70),
         group("gpt-4o-mini", 5, 1, (4600, 1200, 610, 0, 5210), 0.001038, 0, 200, 1000),
         group("local-llama", 2, 1, (500, 0, 50, 0, 550), 0.0, 2, 400, 400),
     ]
 
 
-def test_report_of_an_empty_table(database):
-    result = db.ai.report(database)
+def test_report_of_an_empty_table(store):
+    result = store.sync.ai_report()
     assert result["groups"] == []
     assert result["total"] == group("total", 0, 0, (0, 0, 0, 0, 0), 0.0, 0, None, None)
 
 
-def test_report_rejects_bad_arguments(database):
+def test_report_rejects_bad_arguments(store):
     with pytest.raises(ValueError, match="by must be one of"):
-        db.ai.report(database, "day")
+        store.sync.ai_report("day")
     with pytest.raises(ValueError, match="since must be an ISO-8601 time"):
-        db.ai.report(database, "source", since="last week")
+        store.sync.ai_report("source", since="last week")
 
 
 def test_nearest_rank():
@@ -184,19 +185,19 @@ def test_view_ai_spend_by_source(seeded):
     )
 
 
-def test_prune_interactions(seeded):
-    assert db.ai.prune_interactions(seeded, "2026-01-10T00:00:00.000Z") == 1
-    assert db.ai.report(seeded)["total"]["calls"] == 8
-    assert db.ai.prune_interactions(seeded, "2026-01-10T00:00:00.000Z") == 0
+def test_prune_interactions(seeded, store):
+    assert store.sync.prune_interactions(before="2026-01-10T00:00:00.000Z", batch=5000) == 1
+    assert store.sync.ai_report()["total"]["calls"] == 8
+    assert store.sync.prune_interactions(before="2026-01-10T00:00:00.000Z", batch=5000) == 0
 
 
 def test_the_report_reads_its_covering_index(seeded):
-    for by, column in db.ai.REPORT_DIMENSIONS.items():
+    for by, column in db.vocab.REPORT_DIMENSIONS.items():
         plan = " ".join(
             str(r[3])
             for r in seeded.execute(
                 "EXPLAIN QUERY PLAN "
-                + db.ai._REPORT_SQL.format(column=column, name=by, where="WHERE created_at >= ?"),
+                + _REPORT_SQL.format(column=column, name=by, where="WHERE created_at >= ?"),
                 ("2026-01-01",),
             )
         )

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 import cli
 import db
 from config import Settings
+from tests.conftest import open_file
 
 
 @pytest.fixture
@@ -35,11 +36,13 @@ def test_clients_add_json_prints_id_and_token(run, db_path):
         run("clients", "add", "--name", "Acme", "--ghl-location-id", "loc_1", "--json").output
     )
     assert set(out) == {"id", "token"}
-    database = db.connect(db_path)
-    client = db.clients.find_client_by_token(database, out["token"])
+    store = db.open_store(db_path)
+    client = store.sync.client_by_token_hash(db.hash_token(out["token"]))
+    store.close()
     assert client is not None and client.id == out["id"]
     assert client.ghl_location_id == "loc_1"
     # Only the hash is stored.
+    database = open_file(db_path)
     dump = "\n".join(database.conn.iterdump())
     assert out["token"] not in dump
 
@@ -64,9 +67,10 @@ def test_rotate_token(run, db_path):
     created = json.loads(run("clients", "add", "--name", "Acme", "--json").output)
     rotated = json.loads(run("clients", "rotate-token", str(created["id"]), "--json").output)
     assert rotated["token"] != created["token"]
-    database = db.connect(db_path)
-    assert db.clients.find_client_by_token(database, created["token"]) is None
-    assert db.clients.find_client_by_token(database, rotated["token"]).id == created["id"]
+    store = db.open_store(db_path)
+    assert store.sync.client_by_token_hash(db.hash_token(created["token"])) is None
+    assert store.sync.client_by_token_hash(db.hash_token(rotated["token"])).id == created["id"]
+    store.close()
     assert run("clients", "rotate-token", "999", ok=False).exit_code != 0
 
 
@@ -81,22 +85,20 @@ def test_help_texts_carry_examples(run):
         assert "Example:" in run(*command, "--help").output
 
 
-def test_demo_workspace_is_created_once_and_its_token_reprinted(db_path, capsys):
+def test_demo_workspace_is_created_once_and_its_token_reprinted(db_path, store, capsys):
     settings = Settings(db_path=str(db_path))
-    database = db.connect(db_path)
-    db.migrate(database)
-    cli._demo_workspace(database, settings, "127.0.0.1", 8000)
+    cli._demo_workspace(store, settings, "127.0.0.1", 8000)
     first = (db_path.parent / "demo-token.txt").read_text().strip()
-    cli._demo_workspace(database, settings, "127.0.0.1", 8000)
+    cli._demo_workspace(store, settings, "127.0.0.1", 8000)
     second = (db_path.parent / "demo-token.txt").read_text().strip()
     assert first == second
     assert first in capsys.readouterr().out
-    client = db.clients.find_client_by_token(database, first)
+    client = store.sync.client_by_token_hash(db.hash_token(first))
     assert client.ghl_location_id == "loc_demo"
-    assert len(db.clients.list_clients(database)) == 1
+    assert len(store.sync.list_clients()) == 1
     # A lost token file gets a fresh token, never a second workspace.
     (db_path.parent / "demo-token.txt").unlink()
-    cli._demo_workspace(database, settings, "127.0.0.1", 8000)
+    cli._demo_workspace(store, settings, "127.0.0.1", 8000)
     third = (db_path.parent / "demo-token.txt").read_text().strip()
-    assert db.clients.find_client_by_token(database, third).id == client.id
-    assert len(db.clients.list_clients(database)) == 1
+    assert store.sync.client_by_token_hash(db.hash_token(third)).id == client.id
+    assert len(store.sync.list_clients()) == 1

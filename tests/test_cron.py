@@ -118,7 +118,7 @@ def test_every_kind_of_outcome_is_counted(cron, database, seeded):
         insert_jobs(database, seeded, key_prefix="stale", run_at=old, attempts=1, **stale)
         insert_jobs(database, seeded, job_type="NO_SUCH_TYPE", key_prefix="unknown", run_at=old)
         insert_jobs(database, seeded, job_type="TEST_CRON_BROKEN", key_prefix="b", run_at=old)
-        insert_jobs(database, seeded, job_type=db.jobs.SMS_INBOUND_POST_PROCESS, run_at=old)
+        insert_jobs(database, seeded, job_type=db.vocab.SMS_INBOUND_POST_PROCESS, run_at=old)
         insert_jobs(database, seeded, 4, key_prefix="later", run_at=now)
         response = call(
             cron, "POST", headers={"x-cron-secret": SECRET}, params={"limit": "6"}

@@ -12,8 +12,8 @@ import cli
 import db
 from tests.job_helpers import insert_jobs, job
 
-SMS = db.jobs.SMS_INBOUND_POST_PROCESS
-SCORING = db.jobs.LEAD_SCORING_POST_PROCESS
+SMS = db.vocab.SMS_INBOUND_POST_PROCESS
+SCORING = db.vocab.LEAD_SCORING_POST_PROCESS
 
 
 @pytest.fixture

@@ -7,14 +7,16 @@ import sqlite3
 import pytest
 
 import db
-from db._migrations import migrations
+from db.sqlite import connect, migrate, ops
+from db.sqlite.leads import find_or_create_lead
+from db.sqlite.migrations import migrations
 
 NOW = "2026-01-18T10:00:00.000Z"
 
 
 def test_fresh_file_gets_every_table_and_the_view_of_applied_migrations(db_path):
-    database = db.connect(db_path)
-    applied = db.migrate(database)
+    database = connect(db_path)
+    applied = migrate(database)
     assert applied[0] == "m001_initial"
     assert set(database.table_names()) >= {
         "clients",
@@ -24,30 +26,30 @@ def test_fresh_file_gets_every_table_and_the_view_of_applied_migrations(db_path)
         "ai_interactions",
         "ai_drafts",
     }
-    assert db.migrate(database) == []  # idempotent
+    assert migrate(database) == []  # idempotent
 
 
 def test_older_file_migrates_forward_and_keeps_its_data(db_path):
     names = [m.name for m in migrations._migrations]
-    database = db.connect(db_path)
+    database = connect(db_path)
     if len(names) > 1:
         migrations.apply(database, stop_before=names[1])
     else:
         migrations.apply(database)
-    client, _ = db.clients.create_client(database, name="Old", now=NOW, ghl_location_id="loc")
+    client, _ = ops.create_client(database, "Old", NOW, {"ghl_location_id": "loc"})
     database.execute(
         "INSERT INTO leads (client_id, status, created_at, updated_at) VALUES (?, 'new', ?, ?)",
         (client.id, NOW, NOW),
     )
     database.close()
-    reopened = db.connect(db_path)
-    assert db.migrate(reopened) == names[1:]
-    assert [c.name for c in db.clients.list_clients(reopened)] == ["Old"]
+    reopened = connect(db_path)
+    assert migrate(reopened) == names[1:]
+    assert [c.name for c in ops.list_clients(reopened)] == ["Old"]
     assert reopened.execute("SELECT COUNT(*) FROM leads").fetchone()[0] == 1
 
 
 def test_pragmas_of_a_connection(db_path):
-    database = db.connect(db_path)
+    database = connect(db_path)
     assert database.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert database.execute("PRAGMA synchronous").fetchone()[0] == 2
     assert database.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -56,10 +58,8 @@ def test_pragmas_of_a_connection(db_path):
 
 @pytest.fixture
 def seeded(database):
-    client, _ = db.clients.create_client(database, name="A", now=NOW, ghl_location_id="loc")
-    lead = db.leads.find_or_create_lead(
-        database, client.id, db.leads.LeadFields(ghl_contact_id="c1"), now=NOW
-    )
+    client, _ = ops.create_client(database, "A", NOW, {"ghl_location_id": "loc"})
+    lead = find_or_create_lead(database, client.id, db.LeadFields(ghl_contact_id="c1"), now=NOW)
     return database, client.id, lead
 
 
@@ -133,7 +133,7 @@ def test_leads_are_unique_per_client_and_ghl_contact(seeded):
             " VALUES (?, 'c1', 'new', ?, ?)",
             (client_id, NOW, NOW),
         )
-    other, _ = db.clients.create_client(database, name="B", now=NOW)
+    other, _ = ops.create_client(database, "B", NOW, {})
     database.execute(
         "INSERT INTO leads (client_id, ghl_contact_id, status, created_at, updated_at)"
         " VALUES (?, 'c1', 'new', ?, ?)",
@@ -151,8 +151,8 @@ def test_job_dedupe_key_is_unique_and_required(seeded):
         message_id=1,
         now=NOW,
     )
-    assert db.jobs.enqueue_job(database, **args) == (1, True)
-    assert db.jobs.enqueue_job(database, **args) == (1, False)
+    assert ops.enqueue_job(database, **args) == (1, True)
+    assert ops.enqueue_job(database, **args) == (1, False)
     with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
         database.execute(
             "INSERT INTO background_jobs (type, client_id, run_at, created_at, updated_at)"

@@ -64,13 +64,6 @@ def job_settings(db_path) -> Settings:
 
 
 @pytest.fixture
-def store(database, db_path):
-    store = db.Store(db_path)
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def make_runner(store, job_settings, clock):
     made: list[Runner] = []
 
@@ -127,12 +120,12 @@ async def test_claim_takes_due_jobs_oldest_first_and_no_more_than_asked(
 ):
     late = insert_jobs(database, client_id, 2, run_at=clock.iso(5), key_prefix="late")
     early = insert_jobs(database, client_id, 3, run_at=clock.iso(-5), key_prefix="early")
-    claim = partial(db.jobs.claim_jobs, runner_id="r1", now=clock.iso(), limit=2)
-    first = await store.write(claim)
+    claim = partial(store.claim_jobs, runner_id="r1", now=clock.iso(), limit=2)
+    first = await claim()
     assert [j["id"] for j in first] == early[:2]
     assert all(j["status"] == "RUNNING" and j["attempts"] == 1 for j in first)
     assert all(j["locked_by"] == "r1" and j["locked_at"] == clock.iso() for j in first)
-    second = await store.write(claim)
+    second = await claim()
     assert [j["id"] for j in second] == early[2:]  # the late ones are not due yet
     assert job(database, late[0])["status"] == "PENDING"
 
@@ -186,14 +179,12 @@ async def test_the_last_allowed_failure_makes_the_job_failed(
     assert row["finished_at"] is not None and row["locked_by"] is None
 
 
-async def test_lead_scoring_jobs_get_three_attempts_others_five(database, client_id):
-    client, _ = db.clients.create_client(database, name="X", now=db.iso(db.utcnow()))
-    lead_id = db.leads.find_or_create_lead(
-        database, client.id, db.leads.LeadFields(email="a@example.com"), now="2026-01-01"
-    )
-    message = db.messages.ingest_message(
-        database,
-        db.messages.NewMessage(
+async def test_lead_scoring_jobs_get_three_attempts_others_five(database, store):
+    client, token = await store.create_client(name="X", now=db.iso(db.utcnow()))
+    message = await store.ingest(
+        client.id,
+        db.hash_token(token),
+        db.NewMessage(
             client_id=client.id,
             channel="sms",
             direction="inbound",
@@ -203,15 +194,14 @@ async def test_lead_scoring_jobs_get_three_attempts_others_five(database, client
             source="ghl",
             dedupe_column="ghl_id",
             dedupe_value="m1",
-            job_type=db.jobs.SMS_INBOUND_POST_PROCESS,
+            job_type=db.vocab.SMS_INBOUND_POST_PROCESS,
         ),
-        db.leads.LeadFields(email="a@example.com"),
+        db.LeadFields(email="a@example.com"),
     )
-    scoring_id, _ = db.jobs.enqueue_job(
-        database,
-        job_type=db.jobs.LEAD_SCORING_POST_PROCESS,
+    scoring_id, _ = await store.enqueue_job(
+        job_type=db.vocab.LEAD_SCORING_POST_PROCESS,
         client_id=client.id,
-        lead_id=lead_id,
+        lead_id=message.lead_id,
         message_id=message.message_id,
         now="2026-01-18T10:00:00.000Z",
     )
@@ -362,19 +352,14 @@ async def test_a_runner_that_lost_its_claim_writes_nothing(
 async def test_completion_writes_are_fenced_by_runner_and_attempt(database, client_id, store):
     [job_id] = insert_jobs(database, client_id)
     now = db.iso(db.utcnow())
-    [claimed] = await store.write(partial(db.jobs.claim_jobs, runner_id="r1", now=now, limit=1))
+    [claimed] = await store.claim_jobs(runner_id="r1", now=now, limit=1)
     stale = {**claimed, "attempts": claimed["attempts"] - 1}
-    assert not await store.write(
-        partial(db.jobs.mark_succeeded, job=claimed, runner_id="r2", now=now)
-    )
-    assert not await store.write(
-        partial(db.jobs.mark_failed, job=stale, runner_id="r1", now=now, error="x")
-    )
+    succeeded, failed = db.JobResult("SUCCEEDED"), db.JobResult("FAILED", "x")
+    assert await store.finish_job(claimed, succeeded, runner_id="r2", now=now) == (False, [])
+    assert await store.finish_job(stale, failed, runner_id="r1", now=now) == (False, [])
     assert job(database, job_id)["status"] == "RUNNING"
-    assert await store.write(partial(db.jobs.mark_succeeded, job=claimed, runner_id="r1", now=now))
-    assert not await store.write(
-        partial(db.jobs.mark_failed, job=claimed, runner_id="r1", now=now, error="x")
-    )
+    assert await store.finish_job(claimed, succeeded, runner_id="r1", now=now) == (True, [])
+    assert await store.finish_job(claimed, failed, runner_id="r1", now=now) == (False, [])
     assert job(database, job_id)["status"] == "SUCCEEDED"
 
 

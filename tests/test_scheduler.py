@@ -43,8 +43,8 @@ from tests.job_helpers import (
 
 ROOT = Path(__file__).resolve().parent.parent
 GHL = "/api/webhooks/ghl/sms"
-SMS = db.jobs.SMS_INBOUND_POST_PROCESS
-SCORING = db.jobs.LEAD_SCORING_POST_PROCESS
+SMS = db.vocab.SMS_INBOUND_POST_PROCESS
+SCORING = db.vocab.LEAD_SCORING_POST_PROCESS
 
 
 def ghl_payload(n: int) -> dict:
@@ -124,16 +124,9 @@ def test_with_the_scheduler_disabled_nothing_runs_jobs_by_itself(serve, workspac
 # -- the job handlers ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def store(database, db_path):
-    store = db.Store(db_path)
-    yield store
-    store.close()
-
-
-def ingest(database, client_id: int, *, direction: str = "inbound", key: str = "m1", **fields):
-    message = db.messages.NewMessage(
-        client_id=client_id,
+def ingest(store, workspace, *, direction: str = "inbound", key: str = "m1", **fields):
+    message = db.NewMessage(
+        client_id=workspace.id,
         channel="sms",
         direction=direction,
         body="Sounds good, call me",
@@ -144,9 +137,8 @@ def ingest(database, client_id: int, *, direction: str = "inbound", key: str = "
         dedupe_value=key,
         job_type=SMS,
     )
-    return db.messages.ingest_message(
-        database, message, db.leads.LeadFields(ghl_contact_id=f"c-{key}", **fields)
-    )
+    lead = db.LeadFields(ghl_contact_id=f"c-{key}", **fields)
+    return store.sync.ingest(workspace.id, db.hash_token(workspace.token), message, lead)
 
 
 def runner_for(store, settings, clock=None) -> Runner:
@@ -156,19 +148,19 @@ def runner_for(store, settings, clock=None) -> Runner:
 
 
 def test_every_job_type_of_the_design_has_a_handler():
-    assert set(db.jobs.JOB_TYPES) <= set(registered_types())
+    assert set(db.vocab.JOB_TYPES) <= set(registered_types())
 
 
 @pytest.mark.anyio
 async def test_an_inbound_job_bumps_rollups_and_enqueues_lead_scoring(
     database, store, settings, workspace
 ):
-    result = ingest(database, workspace.id)
+    result = ingest(store, workspace)
     database.execute("UPDATE leads SET last_inbound_at = NULL, last_message_at = NULL")
     runner = runner_for(store, settings)
     first = await runner.run_pass(limit=1)
     assert (first.processed, first.succeeded, first.skipped) == (1, 1, 0)
-    lead = db.leads.get_lead(database, result.lead_id)
+    lead = await store.get_lead(result.lead_id)
     assert lead["last_inbound_at"] == lead["last_message_at"] == db.iso(START)
     [sms_job, scoring_job] = all_jobs(database)
     assert sms_job["status"] == "SUCCEEDED"
@@ -182,7 +174,7 @@ async def test_an_inbound_job_bumps_rollups_and_enqueues_lead_scoring(
 
 @pytest.mark.anyio
 async def test_a_repeated_inbound_job_changes_nothing_more(database, store, settings, workspace):
-    ingest(database, workspace.id)
+    ingest(store, workspace)
     runner = runner_for(store, settings)
     await runner.run_pass()
     before = all_jobs(database)
@@ -196,7 +188,7 @@ async def test_a_repeated_inbound_job_changes_nothing_more(database, store, sett
 async def test_inbound_jobs_skip_outbound_and_missing_messages(
     database, store, settings, workspace
 ):
-    ingest(database, workspace.id, direction="outbound", key="out")
+    ingest(store, workspace, direction="outbound", key="out")
     [no_message] = insert_jobs(database, workspace.id, job_type=SMS, key_prefix="none")
     result = await runner_for(store, settings).run_pass()
     assert (result.processed, result.succeeded, result.skipped) == (2, 2, 2)
@@ -209,10 +201,9 @@ async def test_inbound_jobs_skip_outbound_and_missing_messages(
 async def test_a_scoring_job_loads_the_lead_or_skips_a_missing_one(
     database, store, settings, workspace
 ):
-    result = ingest(database, workspace.id)
+    result = ingest(store, workspace)
     database.execute("DELETE FROM background_jobs")
-    db.jobs.enqueue_job(
-        database,
+    await store.enqueue_job(
         job_type=SCORING,
         client_id=workspace.id,
         lead_id=result.lead_id,

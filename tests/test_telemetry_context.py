@@ -9,7 +9,6 @@ import contextvars
 import pytest
 
 import ai
-import db
 from config import Settings
 from scheduler import Runner, register_job_handler, unregister_job_handler
 from tests.job_helpers import FakeClock, insert_jobs, seed_client
@@ -116,13 +115,6 @@ def probe():
     register_job_handler(PROBE, record, replace=True)
     yield seen
     unregister_job_handler(PROBE)
-
-
-@pytest.fixture
-def store(database, db_path):
-    store = db.Store(db_path)
-    yield store
-    store.close()
 
 
 async def test_inside_a_job_the_source_is_the_jobs_also_across_threads_and_then_restored(

@@ -9,6 +9,7 @@ import pytest
 
 import ai
 import db
+from db.sqlite import ops
 from handlers._email_common import html_to_text, parse_when, sent_at_iso
 from tests.conftest import all_counts, assert_rejected, load_payload, rows
 
@@ -332,18 +333,16 @@ def test_reply_id_stored_for_another_client_is_refused(http, make_workspace, wor
 def test_the_route_runs_inside_its_telemetry_source(http, workspace, monkeypatch):
     """The write (and so anything the route starts) sees the route path as its source."""
     seen: list[str | None] = []
-    ingest, unsubscribe = db.messages.ingest_message, db.leads.mark_unsubscribed
 
-    def recording_ingest(database, message, lead):
-        seen.append(ai.current_source())
-        return ingest(database, message, lead)
+    def recording(operation):
+        def record(database, *args):
+            seen.append(ai.current_source())
+            return operation(database, *args)
 
-    def recording_unsubscribe(database, client_id, lead, now):
-        seen.append(ai.current_source())
-        return unsubscribe(database, client_id, lead, now)
+        return record
 
-    monkeypatch.setattr(db.messages, "ingest_message", recording_ingest)
-    monkeypatch.setattr(db.leads, "mark_unsubscribed", recording_unsubscribe)
+    for name in ("ingest", "unsubscribe"):
+        monkeypatch.setattr(ops, name, recording(getattr(ops, name)))
     for name in ("email_lead_replied.json", "email_lead_unsubscribed.json"):
         assert http.post(PATH, json=load_payload(name), headers=workspace.auth).status_code == 200
 

@@ -23,3 +23,14 @@ def parse_iso(value: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def normalize_time(value: str | None, name: str = "time") -> str | None:
+    """An ISO-8601 time (any form ``fromisoformat`` reads; no zone = UTC) as stored, e.g.
+    ``2026-01-18`` → ``2026-01-18T00:00:00.000Z``; None or blank → None; ValueError if bad."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return iso(parse_iso(value.strip()))
+    except ValueError:
+        raise ValueError(f"{name} must be an ISO-8601 time, got {value!r}") from None

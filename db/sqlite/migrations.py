@@ -1,7 +1,11 @@
 """Versioned schema migrations (sqlite-utils ``Migrations``).
 
 Each migration runs once, in its own transaction, recorded in ``_sqlite_migrations``.
-Never edit a migration that has shipped: add a new one. Migrations only add; none drops data.
+Never edit a migration once it is released: add a new one. Migrations never drop data.
+
+The vocabularies below are frozen copies, as of the migration that uses them, of the live
+lists in :mod:`db.vocab`: a later change of a list needs a migration of its own.
+``tests/test_migrations.py`` checks that the two agree.
 """
 
 from __future__ import annotations

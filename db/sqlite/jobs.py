@@ -2,8 +2,7 @@
 runner's claim / complete / retry / recover statements.
 
 Every function here is a *unit of work* ``fn(db, ...)``: it runs inside a transaction the caller
-opened (the store's writer, or :func:`run_unit` for a process without a store) and never
-begins or commits itself.
+opened (the writer's) and never begins or commits itself.
 
 Fencing: a runner claims jobs with its id in ``locked_by``; ``attempts`` is incremented by
 every claim, so ``(locked_by, attempts)`` names one claim exactly. Every write that ends a
@@ -19,41 +18,27 @@ limit, or a graceful shutdown). failures = attempts - snoozes decides FAILED.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlite_utils import Database
 
-from db._connection import one, rows
-
-T = TypeVar("T")
-
-SMS_INBOUND_POST_PROCESS = "SMS_INBOUND_POST_PROCESS"
-EMAIL_INBOUND_POST_PROCESS = "EMAIL_INBOUND_POST_PROCESS"
-LINKEDIN_INBOUND_POST_PROCESS = "LINKEDIN_INBOUND_POST_PROCESS"
-SMARTLEAD_INBOUND_POST_PROCESS = "SMARTLEAD_INBOUND_POST_PROCESS"
-INSTANTLY_INBOUND_POST_PROCESS = "INSTANTLY_INBOUND_POST_PROCESS"
-LEAD_SCORING_POST_PROCESS = "LEAD_SCORING_POST_PROCESS"
-
-JOB_TYPES = (
-    SMS_INBOUND_POST_PROCESS,
-    EMAIL_INBOUND_POST_PROCESS,
-    LINKEDIN_INBOUND_POST_PROCESS,
-    SMARTLEAD_INBOUND_POST_PROCESS,
-    INSTANTLY_INBOUND_POST_PROCESS,
+from db.records import JobResult
+from db.sqlite._connection import one, rows
+from db.sqlite.leads import bump_rollups
+from db.vocab import (
+    DEFAULT_MAX_ATTEMPTS,
+    FAILED,
+    JOB_STATUSES,
     LEAD_SCORING_POST_PROCESS,
+    MAX_ATTEMPTS,
+    PENDING,
+    SUCCEEDED,
+    job_dedupe_key,
 )
-DEFAULT_MAX_ATTEMPTS = 5
-MAX_ATTEMPTS = {LEAD_SCORING_POST_PROCESS: 3}
-
-
-def job_dedupe_key(client_id: int, message_id: int, job_type: str) -> str:
-    return f"{client_id}:{message_id}:{job_type}"
 
 
 def enqueue_job(
     db: Database,
-    *,
     job_type: str,
     client_id: int,
     lead_id: int | None,
@@ -101,9 +86,22 @@ def get_job(db: Database, job_id: int) -> dict | None:
     return one(db, "SELECT * FROM background_jobs WHERE id = ?", (job_id,))
 
 
+def finish_inbound(db: Database, message: dict, now: str) -> tuple[int | None, bool]:
+    """After an inbound message's post-processing: advance the lead's roll-ups (idempotent:
+    they only move forward) and enqueue its lead-scoring job."""
+    bump_rollups(db, message["lead_id"], direction="inbound", at=message["sent_at"], now=now)
+    return enqueue_job(
+        db,
+        LEAD_SCORING_POST_PROCESS,
+        message["client_id"],
+        message["lead_id"],
+        message["id"],
+        now,
+    )
+
+
 # -- running jobs ----------------------------------------------------------------------------
 
-STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED")
 MAX_ERROR_CHARS = 10_000
 
 
@@ -111,7 +109,7 @@ def _error(text: str) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 
-def claim_jobs(db: Database, *, runner_id: str, now: str, limit: int) -> list[dict]:
+def claim_jobs(db: Database, runner_id: str, now: str, limit: int) -> list[dict]:
     """Claim up to ``limit`` due PENDING jobs, oldest ``run_at`` first, in one statement.
 
     Each claimed row becomes RUNNING with ``locked_by = runner_id``, ``locked_at`` and
@@ -140,7 +138,7 @@ def _fence(job: dict, runner_id: str) -> dict[str, Any]:
     return {"id": job["id"], "runner": runner_id, "attempts": job["attempts"]}
 
 
-def mark_succeeded(db: Database, job: dict, *, runner_id: str, now: str) -> bool:
+def _mark_succeeded(db: Database, job: dict, runner_id: str, now: str) -> bool:
     """RUNNING → SUCCEEDED for this claim; False (nothing written) if the claim was lost."""
     found = one(
         db,
@@ -153,7 +151,7 @@ def mark_succeeded(db: Database, job: dict, *, runner_id: str, now: str) -> bool
     return found is not None
 
 
-def mark_failed(db: Database, job: dict, *, runner_id: str, now: str, error: str) -> bool:
+def _mark_failed(db: Database, job: dict, runner_id: str, now: str, error: str) -> bool:
     """RUNNING → FAILED (no more attempts) for this claim; False if the claim was lost."""
     found = one(
         db,
@@ -166,7 +164,7 @@ def mark_failed(db: Database, job: dict, *, runner_id: str, now: str, error: str
     return found is not None
 
 
-def reschedule_job(
+def _reschedule(
     db: Database,
     job: dict,
     *,
@@ -199,7 +197,41 @@ def reschedule_job(
     return found is not None
 
 
-def renew_leases(db: Database, *, runner_id: str, job_ids: Iterable[int], now: str) -> list[int]:
+def finish_job(
+    db: Database, job: dict, result: JobResult, runner_id: str, now: str, claim_limit: int = 0
+) -> tuple[bool, list[dict]]:
+    """Write how this claim ended (fenced), then claim up to ``claim_limit`` successors."""
+    if result.status == SUCCEEDED:
+        written = _mark_succeeded(db, job, runner_id, now)
+    elif result.status == FAILED:
+        written = _mark_failed(db, job, runner_id, now, result.error or "failed")
+    elif result.status == PENDING:
+        written = _reschedule(
+            db,
+            job,
+            runner_id=runner_id,
+            now=now,
+            run_at=result.run_at or now,
+            error=result.error or "",
+            snooze=result.snooze,
+        )
+    else:
+        raise ValueError(f"a job cannot end as {result.status!r}")
+    claimed = claim_jobs(db, runner_id, now, claim_limit) if claim_limit > 0 else []
+    return written, claimed
+
+
+def release_jobs(db: Database, jobs: list[dict], runner_id: str, now: str, reason: str) -> int:
+    """Put these claims back to PENDING now; a snooze, not a failure. Returns how many."""
+    released = 0
+    for job in jobs:
+        released += _reschedule(
+            db, job, runner_id=runner_id, now=now, run_at=now, error=reason, snooze=True
+        )
+    return released
+
+
+def renew_leases(db: Database, runner_id: str, job_ids: list[int], now: str) -> list[int]:
     """Move ``locked_at`` of this runner's RUNNING jobs to ``now``; return the ids renewed."""
     ids = list(job_ids)
     if not ids:
@@ -227,11 +259,10 @@ def running_lockers(db: Database) -> list[str]:
 
 def recover_jobs(
     db: Database,
-    *,
     now: str,
-    dead_runners: Iterable[str] = (),
-    locked_before: str | None = None,
-    keep_ids: Iterable[int] = (),
+    dead_runners: list[str],
+    locked_before: str | None,
+    keep_ids: list[int],
 ) -> dict[str, list[int]]:
     """Take back RUNNING jobs whose runner is gone: those locked by ``dead_runners``, and
     those whose lease expired (``locked_at < locked_before``), except ``keep_ids``.
@@ -276,7 +307,7 @@ def recover_jobs(
     }
 
 
-def count_due(db: Database, *, now: str) -> int:
+def count_due(db: Database, now: str) -> int:
     """PENDING jobs whose ``run_at`` has come."""
     found = one(
         db,
@@ -286,7 +317,7 @@ def count_due(db: Database, *, now: str) -> int:
     return found["n"] if found else 0
 
 
-def has_due(db: Database, *, now: str) -> bool:
+def has_due(db: Database, now: str) -> bool:
     """Whether any PENDING job is due (one index probe)."""
     found = one(
         db,
@@ -297,7 +328,7 @@ def has_due(db: Database, *, now: str) -> bool:
     return bool(found and found["due"])
 
 
-def job_stats(db: Database, *, now: str) -> dict[str, Any]:
+def job_stats(db: Database, now: str) -> dict[str, Any]:
     """Counts by type and status, and the oldest due PENDING job (for ``jobs stats``)."""
     counts = rows(
         db,
@@ -310,7 +341,7 @@ def job_stats(db: Database, *, now: str) -> dict[str, Any]:
             WHERE status = 'PENDING' AND run_at <= ? ORDER BY run_at, id LIMIT 1""",
         (now,),
     )
-    by_status = dict.fromkeys(STATUSES, 0)
+    by_status = dict.fromkeys(JOB_STATUSES, 0)
     for row in counts:
         by_status[row["status"]] = by_status.get(row["status"], 0) + row["jobs"]
     return {"counts": counts, "by_status": by_status, "oldest_due": oldest}
@@ -318,7 +349,6 @@ def job_stats(db: Database, *, now: str) -> dict[str, Any]:
 
 def list_jobs(
     db: Database,
-    *,
     status: str | None = None,
     job_type: str | None = None,
     limit: int = 50,
@@ -339,7 +369,7 @@ def list_jobs(
     )
 
 
-def retry_failed_job(db: Database, job_id: int, *, now: str) -> tuple[dict | None, bool]:
+def retry_job(db: Database, job_id: int, now: str) -> tuple[dict | None, bool]:
     """FAILED → PENDING now, attempts and snoozes reset, locks and error cleared.
 
     Returns ``(job, retried)``: the job as it is after the call (None if there is no such
@@ -361,7 +391,7 @@ def retry_failed_job(db: Database, job_id: int, *, now: str) -> tuple[dict | Non
     return get_job(db, job_id), False
 
 
-def prune_jobs(db: Database, *, before: str, batch: int = 5000) -> int:
+def prune_jobs(db: Database, before: str, batch: int = 5000) -> int:
     """Delete at most ``batch`` SUCCEEDED/FAILED jobs that finished before ``before``.
 
     PENDING and RUNNING jobs are never pruned. Call again while it returns ``batch`` (each
@@ -378,30 +408,3 @@ def prune_jobs(db: Database, *, before: str, batch: int = 5000) -> int:
         {"before": before, "batch": batch},
     )
     return len(deleted)
-
-
-def lead_messages(db: Database, lead_id: int, *, limit: int = 60) -> list[dict]:
-    """The lead's latest ``limit`` messages, oldest first (what a lead-scoring job reads)."""
-    latest = rows(
-        db,
-        "SELECT * FROM messages WHERE lead_id = ? ORDER BY sent_at DESC, id DESC LIMIT ?",
-        (lead_id, limit),
-    )
-    return latest[::-1]
-
-
-def run_unit(database: Database, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run the unit of work ``fn(database, ...)`` in its own ``BEGIN IMMEDIATE`` transaction.
-
-    For code that owns a plain connection rather than a :class:`db.Store` (the CLI, tests, a
-    second process): the write lock is taken before the first read, so a read-then-write
-    cannot be invalidated by another writer.
-    """
-    database.execute("BEGIN IMMEDIATE")
-    try:
-        result = fn(database, *args, **kwargs)
-    except BaseException:
-        database.rollback()
-        raise
-    database.commit()
-    return result

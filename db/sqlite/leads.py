@@ -1,40 +1,15 @@
-"""Leads: matching an incoming contact to a lead of the client, and the roll-up timestamps."""
+"""Leads: matching an incoming contact to a lead of the client, roll-up timestamps, the
+unsubscribe rule, and what post-processing sets (sentiment, scores)."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
 from sqlite_utils import Database
 
-from db._connection import one
-
-_NON_DIGITS = re.compile(r"\D+")
-
-
-def phone_digits(phone: str | None) -> str | None:
-    digits = _NON_DIGITS.sub("", phone or "")
-    return digits or None
-
-
-@dataclass(frozen=True)
-class LeadFields:
-    """What a webhook knows about the contact; blanks are None."""
-
-    ghl_contact_id: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    linkedin_id: str | None = None
-    linkedin_url: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-
-    def cleaned(self) -> LeadFields:
-        values = {f.name: (getattr(self, f.name) or "").strip() or None for f in fields(self)}
-        if values["email"]:
-            values["email"] = values["email"].lower()
-        return LeadFields(**values)
-
+from db.records import LeadFields, phone_digits
+from db.sqlite._connection import one, rows
+from db.vocab import BLACKLIST_TAG, BLACKLISTED
 
 # Identifiers tried in order; each channel supplies only the ones it has.
 _MATCH_ORDER = ("ghl_contact_id", "linkedin_id", "linkedin_url", "email", "phone_digits")
@@ -145,11 +120,6 @@ def get_lead(db: Database, lead_id: int) -> dict | None:
     return one(db, "SELECT * FROM leads WHERE id = ?", (lead_id,))
 
 
-BLACKLISTED = "blacklisted"
-BLACKLIST_TAG = "Blacklist"
-_IDENTIFIERS = ("ghl_contact_id", "email", "phone", "linkedin_id", "linkedin_url")
-
-
 def mark_unsubscribed(db: Database, client_id: int, lead: LeadFields, now: str) -> int:
     """Blacklist the client's lead for these identifiers (created if none matches).
 
@@ -157,8 +127,7 @@ def mark_unsubscribed(db: Database, client_id: int, lead: LeadFields, now: str) 
     AI drafts, so nothing is sent to someone who unsubscribed. Idempotent: a lead already
     blacklisted is left as it is. Returns the lead's id. Run inside a write transaction.
     """
-    cleaned = lead.cleaned()
-    if not any(getattr(cleaned, c) for c in _IDENTIFIERS):
+    if not lead.has_identifier():
         raise ValueError("mark_unsubscribed needs at least one lead identifier")
     lead_id = find_or_create_lead(db, client_id, lead, now=now)
     db.execute(
@@ -172,3 +141,74 @@ def mark_unsubscribed(db: Database, client_id: int, lead: LeadFields, now: str) 
         (now, lead_id),
     )
     return lead_id
+
+
+def set_lead_sentiment(
+    db: Database,
+    lead_id: int,
+    sentiment_tag: str,
+    status: str,
+    now: str,
+    message_id: int | None = None,
+) -> bool:
+    """Set the lead's ``sentiment_tag`` and ``status`` from the tag of ``message_id``.
+
+    Nothing changes (False) when there is no such lead, when the lead is ``blacklisted`` and
+    the tag is not ``Blacklist`` (an opt-out is never undone by a later classification), or
+    when the lead has an inbound message newer than ``message_id`` (by ``sent_at``, then
+    id): a late job for an older reply never overrides the newer reply's tag. Without
+    ``message_id`` only the first two rules apply.
+    """
+    found = one(
+        db,
+        """UPDATE leads SET sentiment_tag = :tag, status = :status, updated_at = :now
+           WHERE id = :lead
+             AND (status != 'blacklisted' OR :tag = 'Blacklist')
+             AND NOT EXISTS (
+                 SELECT 1 FROM messages AS this JOIN messages AS newer
+                   ON newer.lead_id = :lead AND newer.direction = 'inbound'
+                  AND (newer.sent_at > this.sent_at
+                       OR (newer.sent_at = this.sent_at AND newer.id > this.id))
+                 WHERE this.id = :message)
+           RETURNING id""",
+        {
+            "tag": sentiment_tag,
+            "status": status,
+            "now": now,
+            "lead": lead_id,
+            "message": message_id,
+        },
+    )
+    return found is not None
+
+
+def set_lead_score(
+    db: Database,
+    lead_id: int,
+    fit: int,
+    intent: int,
+    overall: int,
+    reasoning: str,
+    now: str,
+) -> bool:
+    """Store the lead's scores (1–4), reasoning and ``scored_at``; False if there is no lead."""
+    found = one(
+        db,
+        """UPDATE leads SET fit_score = ?, intent_score = ?, overall_score = ?,
+                            score_reasoning = ?, scored_at = ?, updated_at = ?
+           WHERE id = ? RETURNING id""",
+        (fit, intent, overall, reasoning, now, now, lead_id),
+    )
+    return found is not None
+
+
+def recent_transcript(db: Database, lead_id: int, limit: int = 20) -> list[dict]:
+    """The lead's last ``limit`` messages, oldest first (for prompts)."""
+    found = rows(
+        db,
+        """SELECT id, channel, direction, subject, body, sent_at FROM messages
+           WHERE lead_id = ? ORDER BY sent_at DESC, id DESC LIMIT ?""",
+        (lead_id, limit),
+    )
+    found.reverse()
+    return found

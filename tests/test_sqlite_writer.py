@@ -1,4 +1,5 @@
-"""The group-committing writer: isolation of units, durability settings, refusing in time."""
+"""The SQLite backend's group-committing writer: isolation of units, durability settings,
+refusing in time (and the 429 a webhook answers then)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,20 @@ import httpx
 import pytest
 
 import db
+from db.sqlite import ops
+from db.sqlite._writer import Writer, _Watchdog
 from tests.conftest import all_counts, load_payload
 
 
 @pytest.fixture
-def store(db_path, database):
-    store = db.Store(db_path, busy_timeout_ms=200)
-    yield store
-    store.close()
+def writer(db_path, database):
+    writer = Writer(db_path, busy_timeout_ms=200)
+    yield writer
+    writer.close()
 
 
 def insert_client(database, name: str) -> int:
-    client, _ = db.clients.create_client(database, name=name, now="2026-01-01T00:00:00.000Z")
+    client, _ = ops.create_client(database, name, "2026-01-01T00:00:00.000Z", {})
     return client.id
 
 
@@ -32,24 +35,24 @@ def fail(database) -> None:
     raise ValueError("this unit fails")
 
 
-def test_pragmas(store):
-    writer = store._writer_db
-    assert writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert writer.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    assert writer.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert writer.execute("PRAGMA busy_timeout").fetchone()[0] == 200
-    reader = store.reader()
+def test_pragmas(writer):
+    conn = writer._writer_db
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 200
+    reader = writer.reader()
     assert reader.execute("PRAGMA synchronous").fetchone()[0] == 2
 
 
-def test_a_failing_unit_does_not_fail_the_others(store, database):
+def test_a_failing_unit_does_not_fail_the_others(writer, database):
     # Submit many units at once so that they share batches; every third one fails.
     futures = []
     for i in range(60):
         if i % 3 == 0:
-            futures.append(store.submit(fail))
+            futures.append(writer.submit(fail))
         else:
-            futures.append(store.submit(insert_client, f"c{i}"))
+            futures.append(writer.submit(insert_client, f"c{i}"))
     results = []
     for i, future in enumerate(futures):
         if i % 3 == 0:
@@ -60,21 +63,21 @@ def test_a_failing_unit_does_not_fail_the_others(store, database):
     names = [r[0] for r in database.execute("SELECT name FROM clients ORDER BY id")]
     assert names == [f"c{i}" for i in range(60) if i % 3]
     assert "doomed" not in names
-    assert store.units == 60
-    assert store.batches < 60  # they were grouped
+    assert writer.units == 60
+    assert writer.batches < 60  # they were grouped
 
 
-def test_concurrent_writers_are_group_committed(store, database):
+def test_concurrent_writers_are_group_committed(writer, database):
     with ThreadPoolExecutor(max_workers=32) as pool:
-        ids = list(pool.map(lambda i: store.write_sync(insert_client, f"t{i}"), range(400)))
+        ids = list(pool.map(lambda i: writer.write_sync(insert_client, f"t{i}"), range(400)))
     assert len(set(ids)) == 400
     assert database.execute("SELECT COUNT(*) FROM clients").fetchone()[0] == 400
-    assert store.batches < 400
+    assert writer.batches < 400
 
 
-def test_an_integrity_error_is_the_units_own(store, database):
-    store.write_sync(insert_client, "a")
-    dup = store.submit(
+def test_an_integrity_error_is_the_units_own(writer, database):
+    writer.write_sync(insert_client, "a")
+    dup = writer.submit(
         lambda d: d.execute(
             "INSERT INTO clients (id, name, token_hash, token_prefix, created_at,"
             " updated_at) VALUES (1, 'x', 'h', 'p', 'n', 'n')"
@@ -82,25 +85,25 @@ def test_an_integrity_error_is_the_units_own(store, database):
     )
     with pytest.raises(sqlite3.IntegrityError):
         dup.result(timeout=10)
-    assert store.write_sync(insert_client, "b") == 2
+    assert writer.write_sync(insert_client, "b") == 2
 
 
-def test_locked_database_is_refused_in_time_and_nothing_is_written(store, db_path, database):
+def test_locked_database_is_refused_in_time_and_nothing_is_written(writer, db_path, database):
     locker = sqlite3.connect(db_path, isolation_level=None)
     locker.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(db.DatabaseUnavailable):
-            store.write_sync(insert_client, "late", timeout=0.5)
+            writer.write_sync(insert_client, "late", timeout=0.5)
     finally:
         locker.execute("ROLLBACK")
         locker.close()
     # The refused unit is never run later, even though the lock is gone now.
-    assert store.write_sync(insert_client, "after") == 1
+    assert writer.write_sync(insert_client, "after") == 1
     assert [r[0] for r in database.execute("SELECT name FROM clients")] == ["after"]
 
 
 @pytest.mark.anyio
-async def test_write_is_awaitable_without_blocking_the_loop(store, database):
+async def test_write_is_awaitable_without_blocking_the_loop(writer, database):
     ticks = 0
     done = threading.Event()
 
@@ -112,18 +115,20 @@ async def test_write_is_awaitable_without_blocking_the_loop(store, database):
 
     task = asyncio.create_task(ticker())
     for i in range(20):
-        await store.write(insert_client, f"a{i}")
+        await writer.write(insert_client, f"a{i}")
     done.set()
     await task
     assert ticks > 0
-    assert await store.read(lambda d: d.execute("SELECT COUNT(*) FROM clients").fetchone()[0]) == 20
+    assert (
+        await writer.read(lambda d: d.execute("SELECT COUNT(*) FROM clients").fetchone()[0]) == 20
+    )
 
 
-def test_closed_store_refuses(db_path, database):
-    store = db.Store(db_path)
-    store.close()
+def test_closed_writer_refuses(db_path, database):
+    writer = Writer(db_path)
+    writer.close()
     with pytest.raises(db.DatabaseUnavailable):
-        store.submit(insert_client, "x")
+        writer.submit(insert_client, "x")
 
 
 # -- over HTTP: 429 with Retry-After when the write cannot be committed ----------------------
@@ -160,17 +165,17 @@ def test_webhook_answers_429_when_the_database_is_locked(serve, workspace, db_pa
 
 def test_webhook_answers_429_when_the_disk_is_full(serve, workspace, database):
     live = serve(scheduler_enabled=False)
-    store = live.app.state.store
+    writer = live.app.state.store.writer
     before = all_counts(database)
     pages = database.execute("PRAGMA page_count").fetchone()[0]
-    store.write_sync(lambda d: d.execute(f"PRAGMA max_page_count = {pages}").fetchall())
+    writer.write_sync(lambda d: d.execute(f"PRAGMA max_page_count = {pages}").fetchall())
     data = load_payload("ghl_sms_workflow.json")
     data["message"]["body"] = "a long reply " * 10_000  # needs new pages
     with httpx.Client(base_url=live.url, timeout=30) as http:
         response = http.post("/api/webhooks/ghl/sms", json=data, headers=workspace.auth)
     assert response.status_code == 429, response.text
     assert all_counts(database) == before
-    store.write_sync(lambda d: d.execute("PRAGMA max_page_count = 1073741823").fetchall())
+    writer.write_sync(lambda d: d.execute("PRAGMA max_page_count = 1073741823").fetchall())
     with httpx.Client(base_url=live.url, timeout=30) as http:
         assert (
             http.post("/api/webhooks/ghl/sms", json=data, headers=workspace.auth).status_code == 200
@@ -178,16 +183,14 @@ def test_webhook_answers_429_when_the_disk_is_full(serve, workspace, database):
 
 
 @pytest.mark.anyio
-async def test_a_wedged_writer_does_not_hang_the_caller(store, monkeypatch):
-    import db._store
-
-    monkeypatch.setattr(db._store._Watchdog, "GRACE_SECONDS", 0.1)
+async def test_a_wedged_writer_does_not_hang_the_caller(writer, monkeypatch):
+    monkeypatch.setattr(_Watchdog, "GRACE_SECONDS", 0.1)
     release = threading.Event()
-    blocker = store.submit(lambda database: release.wait(10))  # the writer is stuck here
+    blocker = writer.submit(lambda database: release.wait(10))  # the writer is stuck here
     started = time.monotonic()
     try:
         with pytest.raises(db.DatabaseUnavailable, match="not committed in time"):
-            await store.write(insert_client, "waits", timeout=0.2)
+            await writer.write(insert_client, "waits", timeout=0.2)
     finally:
         release.set()
     assert time.monotonic() - started < 3

@@ -1,4 +1,4 @@
-"""The store: one writer thread with group commit, and per-thread read connections.
+"""The group-commit writer: one thread owns the write connection.
 
 Every in-process write is a *unit of work*: a function ``fn(db, *args)`` run on the writer
 thread's connection. The writer takes all units waiting at that moment, runs them in one
@@ -11,7 +11,8 @@ savepoints: they cost two statements per unit and failures are rare.) So a unit 
 before it commits, and must touch nothing but the database.
 
 ``db.batch_memo`` is a dict that lives for one transaction, for facts a unit may reuse within
-it (the write lock is held, so they cannot change).
+it (the write lock is held, so they cannot change): the ingest operation checks a token once
+per batch with it.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
-from db._connection import connect
-from db._errors import DatabaseUnavailable
+from db.errors import DatabaseUnavailable
+from db.sqlite._connection import connect, is_unavailable
 
 log = logging.getLogger("leadhook.db")
 
@@ -86,13 +87,6 @@ def _deliver(outcomes: list[tuple[_Unit, Any, BaseException | None]]) -> None:
             loop.call_soon_threadsafe(_settle, items)
 
 
-def _is_unavailable(exc: BaseException) -> bool:
-    """Errors that mean "the database cannot take writes now", not "this unit is wrong"."""
-    return isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) and not isinstance(
-        exc, sqlite3.IntegrityError | sqlite3.ProgrammingError
-    )
-
-
 class _Watchdog:
     """Fails the waiting writes of one event loop that outlive their deadline by far.
 
@@ -126,8 +120,8 @@ class _Watchdog:
             self.loop.call_later(1.0, self.sweep)
 
 
-class Store:
-    """Owns the SQLite file for one process: a group-committing writer and readers."""
+class Writer:
+    """Owns the SQLite file's write connection for one process, and its read connections."""
 
     def __init__(
         self, path: str | Path, *, busy_timeout_ms: int = 5000, max_batch: int = MAX_BATCH
@@ -324,7 +318,7 @@ class Store:
                     return None
                 conn.execute("ROLLBACK TO unit")
                 conn.execute("RELEASE unit")
-                error = DatabaseUnavailable(str(exc)) if _is_unavailable(exc) else exc
+                error = DatabaseUnavailable(str(exc)) if is_unavailable(exc) else exc
                 outcomes.append((unit, None, error))
             else:
                 if savepoints:

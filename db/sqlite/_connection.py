@@ -1,12 +1,15 @@
-"""Opening the SQLite file with the PRAGMAs every connection needs."""
+"""Opening the SQLite file with the PRAGMAs every connection needs, and small query helpers."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
+T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000
 MIN_SQLITE = (3, 35, 0)  # RETURNING
 
@@ -47,8 +50,24 @@ def one(db: Database, sql: str, params: tuple | dict = ()) -> dict | None:
     return found[0] if found else None
 
 
-def write_probe(db: Database) -> None:
-    """A unit of work that changes nothing: run through the store, it proves that the write
-    lock can be taken and a commit made (readiness)."""
-    db.execute("SAVEPOINT probe")
-    db.execute("RELEASE probe")
+def transaction(database: Database, fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn(database, *args)`` in its own ``BEGIN IMMEDIATE`` transaction.
+
+    For a plain connection without the writer (migrations, tests): the write lock is taken
+    before the first read, so a read-then-write cannot be invalidated by another writer.
+    """
+    database.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(database, *args)
+    except BaseException:
+        database.execute("ROLLBACK")
+        raise
+    database.execute("COMMIT")
+    return result
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Errors that mean "the database cannot take writes now", not "this unit is wrong"."""
+    return isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) and not isinstance(
+        exc, sqlite3.IntegrityError | sqlite3.ProgrammingError
+    )

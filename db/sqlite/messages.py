@@ -1,64 +1,38 @@
 """Messages: the exactly-once insert every webhook goes through.
 
-A message is deduplicated by exactly one of the UNIQUE columns in :data:`DEDUPE_COLUMNS`.
-:func:`ingest_message` runs as one unit of work in the writer's transaction, so the lead, the
-message, the roll-ups and the post-process job commit together or not at all.
+A message is deduplicated by exactly one of the UNIQUE columns in ``db.vocab.DEDUPE_COLUMNS``.
+:func:`ingest` runs as one unit of work in the writer's transaction, so the token check, the
+lead, the message, the roll-ups and the post-process job commit together or not at all.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlite_utils import Database
 
-from db._connection import one, rows
-from db._time import parse_iso
-from db.jobs import enqueue_job
-from db.leads import LeadFields, find_or_create_lead
-
-DEDUPE_COLUMNS = (
-    "ghl_id",
-    "email_reply_id",
-    "unipile_message_id",
-    "webhook_dedupe_key",
-    "scheduled_email_id",
-)
+from db.errors import DedupeConflict
+from db.records import IngestResult, LeadFields, NewMessage
+from db.sqlite._connection import one, rows
+from db.sqlite.clients import check_token
+from db.sqlite.jobs import enqueue_job
+from db.sqlite.leads import find_or_create_lead, mark_unsubscribed
+from db.time import parse_iso
+from db.vocab import DEDUPE_COLUMNS
 
 
-class DedupeKeyConflict(ValueError):
-    """The dedupe value is already stored for another client (the unit is rolled back).
-
-    Provider ids (an email platform's reply id, a Unipile message id) are unique within the
-    provider, so this means two clients' providers share an id space: never attach one
-    client's delivery to another client's message.
-    """
-
-
-@dataclass(frozen=True)
-class NewMessage:
-    client_id: int
-    channel: str  # sms | email | linkedin
-    direction: str  # inbound | outbound
-    body: str
-    sent_at: str
-    received_at: str
-    source: str  # the provider
-    dedupe_column: str
-    dedupe_value: str
-    subject: str | None = None
-    job_type: str | None = None  # the post-process job; None for no job
-    # For keys computed from content (GoHighLevel): a key seen longer ago than this many
-    # seconds is a genuine repeat and gets a derived key. None: plain dedupe; 0: forever.
-    repeat_window_seconds: int | None = None
+def ingest(
+    db: Database, client_id: int, token_hash: str, message: NewMessage, lead: LeadFields
+) -> IngestResult:
+    """The ``ingest`` operation: the token re-check, then :func:`ingest_message`."""
+    check_token(db, client_id, token_hash)
+    if message.client_id != client_id:
+        raise ValueError("the message belongs to another client than the token")
+    return ingest_message(db, message, lead)
 
 
-@dataclass(frozen=True)
-class IngestResult:
-    message_id: int
-    lead_id: int
-    deduped: bool
-    job_id: int | None
-    job_enqueued: bool
+def unsubscribe(db: Database, client_id: int, token_hash: str, lead: LeadFields, now: str) -> int:
+    """The ``unsubscribe`` operation: the token re-check, then the lead is blacklisted."""
+    check_token(db, client_id, token_hash)
+    return mark_unsubscribed(db, client_id, lead, now)
 
 
 def ingest_message(db: Database, message: NewMessage, lead: LeadFields) -> IngestResult:
@@ -77,7 +51,9 @@ def ingest_message(db: Database, message: NewMessage, lead: LeadFields) -> Inges
     deduped = existing is not None
     if existing is not None:
         if existing.get("client_id", message.client_id) != message.client_id:
-            raise DedupeKeyConflict(
+            # Provider ids are unique within a provider: two clients' providers share an id
+            # space. Never attach one client's delivery to another client's message.
+            raise DedupeConflict(
                 f"{message.dedupe_column} {key!r} belongs to client {existing['client_id']}"
             )
         message_id, lead_id = existing["id"], existing["lead_id"]

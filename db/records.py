@@ -1,0 +1,106 @@
+"""The records that cross the storage interface, in and out.
+
+In: :class:`NewMessage` and :class:`LeadFields` (what a webhook delivers), :class:`JobResult`
+(how a job attempt ended). Out: :class:`Client`, :class:`IngestResult`. Rows of ``leads``,
+``messages``, ``background_jobs``, ``ai_interactions`` and ``ai_drafts`` come back as plain
+dicts keyed by column name, with timestamps as ISO-8601 UTC strings on every backend.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from typing import Any
+
+_NON_DIGITS = re.compile(r"\D+")
+
+Row = dict[str, Any]
+
+
+def phone_digits(phone: str | None) -> str | None:
+    """The digits of a phone number (how leads are matched by phone), None when there are none."""
+    digits = _NON_DIGITS.sub("", phone or "")
+    return digits or None
+
+
+@dataclass(frozen=True)
+class Client:
+    """A workspace. Its token is never stored, only its hash and first characters."""
+
+    id: int
+    name: str
+    ghl_location_id: str | None
+    unipile_account_id: str | None
+    email_workspace_id: str | None
+    token_prefix: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class LeadFields:
+    """What a webhook knows about the contact; blanks are None."""
+
+    ghl_contact_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    linkedin_id: str | None = None
+    linkedin_url: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+    def cleaned(self) -> LeadFields:
+        """Trimmed, blanks as None, the email lowercased."""
+        values = {f.name: (getattr(self, f.name) or "").strip() or None for f in fields(self)}
+        if values["email"]:
+            values["email"] = values["email"].lower()
+        return LeadFields(**values)
+
+    def has_identifier(self) -> bool:
+        """Whether any field a lead can be matched by is set."""
+        cleaned = self.cleaned()
+        identifiers = ("ghl_contact_id", "email", "phone", "linkedin_id", "linkedin_url")
+        return any(getattr(cleaned, name) for name in identifiers)
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message as a webhook delivers it, deduplicated by exactly one dedupe column."""
+
+    client_id: int
+    channel: str  # sms | email | linkedin
+    direction: str  # inbound | outbound
+    body: str
+    sent_at: str
+    received_at: str
+    source: str  # the provider
+    dedupe_column: str
+    dedupe_value: str
+    subject: str | None = None
+    job_type: str | None = None  # the post-process job; None for no job
+    # For keys computed from content (GoHighLevel): a key seen longer ago than this many
+    # seconds is a genuine repeat and gets a derived key. None: plain dedupe; 0: forever.
+    repeat_window_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    message_id: int
+    lead_id: int
+    deduped: bool
+    job_id: int | None
+    job_enqueued: bool
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """How one attempt of a job ended, as written by :meth:`db.Store.finish_job`.
+
+    ``status`` is the job's next status: ``SUCCEEDED``, ``FAILED``, or ``PENDING`` again at
+    ``run_at``. ``snooze`` marks a ``PENDING`` that is not a failure (a rate limit, a
+    shutdown): it adds one to ``snoozes``.
+    """
+
+    status: str
+    error: str | None = None
+    run_at: str | None = None
+    snooze: bool = False

@@ -1,0 +1,92 @@
+"""Clients (workspaces) and their webhook tokens. Tokens are stored only as a SHA-256 hash."""
+
+from __future__ import annotations
+
+import hmac
+import sqlite3
+
+from sqlite_utils import Database
+
+from db.errors import DuplicateWorkspace, TokenRevoked
+from db.records import Client
+from db.sqlite._connection import one, rows
+from db.tokens import hash_token, new_token
+
+WORKSPACE_COLUMNS = ("ghl_location_id", "unipile_account_id", "email_workspace_id")
+_COLUMNS = (
+    "id, name, ghl_location_id, unipile_account_id, email_workspace_id, token_prefix, created_at"
+)
+
+
+def create_client(db: Database, name: str, now: str, ids: dict) -> tuple[Client, str]:
+    """Insert a client; return it and its webhook token (shown once, stored hashed)."""
+    unknown = set(ids) - {*WORKSPACE_COLUMNS, "token"}
+    if unknown:
+        raise ValueError(f"not client ids: {sorted(unknown)}")
+    token = ids.get("token") or new_token()
+    values = [ids.get(column) or None for column in WORKSPACE_COLUMNS]
+    try:
+        row = one(
+            db,
+            f"""INSERT INTO clients (name, ghl_location_id, unipile_account_id,
+                                     email_workspace_id, token_hash, token_prefix,
+                                     created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}""",
+            (name, *values, hash_token(token), token[:10], now, now),
+        )
+    except sqlite3.IntegrityError as exc:
+        raise DuplicateWorkspace(f"a workspace already uses that id ({exc})") from None
+    assert row is not None
+    return Client(**row), token
+
+
+def rotate_token(db: Database, client_id: int, now: str) -> str | None:
+    """Give the client a new token (the old one stops working at once); None if no client."""
+    token = new_token()
+    row = one(
+        db,
+        "UPDATE clients SET token_hash = ?, token_prefix = ?, updated_at = ? WHERE id = ? "
+        "RETURNING id",
+        (hash_token(token), token[:10], now, client_id),
+    )
+    return token if row else None
+
+
+def list_clients(db: Database) -> list[Client]:
+    return [Client(**r) for r in rows(db, f"SELECT {_COLUMNS} FROM clients ORDER BY id")]
+
+
+def get_client(db: Database, client_id: int) -> Client | None:
+    row = one(db, f"SELECT {_COLUMNS} FROM clients WHERE id = ?", (client_id,))
+    return Client(**row) if row else None
+
+
+def client_by_token_hash(db: Database, token_hash: str) -> Client | None:
+    """The client whose token has this hash, or None. The comparison is constant-time."""
+    row = one(db, f"SELECT {_COLUMNS}, token_hash FROM clients WHERE token_hash = ?", (token_hash,))
+    if row is None or not hmac.compare_digest(row.pop("token_hash"), token_hash):
+        return None
+    return Client(**row)
+
+
+def client_by_workspace(db: Database, column: str, value: str) -> Client | None:
+    if column not in WORKSPACE_COLUMNS:
+        raise ValueError(f"not a client lookup column: {column}")
+    row = one(db, f"SELECT {_COLUMNS} FROM clients WHERE {column} = ?", (value,))
+    return Client(**row) if row else None
+
+
+def check_token(db: Database, client_id: int, token_hash: str) -> None:
+    """Raise :class:`TokenRevoked` unless ``token_hash`` is still the client's token.
+
+    Run inside write transactions; once per client, token and batch (the write lock is held,
+    so the answer cannot change within the batch).
+    """
+    memo = getattr(db, "batch_memo", None)
+    if memo is not None and (client_id, token_hash) in memo:
+        return
+    row = one(db, "SELECT token_hash FROM clients WHERE id = ?", (client_id,))
+    if row is None or not hmac.compare_digest(row["token_hash"], token_hash):
+        raise TokenRevoked("the client token is no longer valid")
+    if memo is not None:
+        memo[client_id, token_hash] = True

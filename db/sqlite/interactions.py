@@ -1,0 +1,146 @@
+"""AI telemetry: ``ai_interactions`` rows and the spend report.
+
+Write functions are units of work ``fn(database, ...)`` for the writer (they never BEGIN or
+COMMIT); read functions take any connection.
+
+The report (:func:`ai_report`) groups ``ai_interactions`` by ``source``, ``feature_id`` or
+``model`` and reads one covering index per group column (migration ``m003_ai_report``), so
+it stays well under a second at a million rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlite_utils import Database
+
+from db._report import ReportBuilder
+from db.sqlite._connection import one, rows
+from db.time import normalize_time
+from db.vocab import REPORT_DIMENSIONS
+
+INTERACTION_COLUMNS = (
+    "source",
+    "client_id",
+    "lead_id",
+    "message_id",
+    "background_job_id",
+    "job_attempt",
+    "feature_id",
+    "prompt_key",
+    "provider",
+    "api_type",
+    "model",
+    "response_model",
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "latency_ms",
+    "status",
+    "error_message",
+    "cost_usd",
+    "created_at",
+)
+_FOREIGN_KEYS = (
+    ("client_id", "clients"),
+    ("lead_id", "leads"),
+    ("message_id", "messages"),
+    ("background_job_id", "background_jobs"),
+)
+_INSERT_INTERACTION = (
+    f"INSERT INTO ai_interactions ({', '.join(INTERACTION_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in INTERACTION_COLUMNS)}) RETURNING id"
+)
+
+
+# -- ai_interactions -------------------------------------------------------------------------
+
+
+def record_interaction(database: Database, row: dict[str, Any]) -> int:
+    """Insert one ``ai_interactions`` row (missing columns are NULL); return its id.
+
+    A reference to a client, lead, message or job that no longer exists (deleted while the
+    call was in flight) is stored as NULL rather than losing the row to a foreign-key error.
+    """
+    values = {column: row.get(column) for column in INTERACTION_COLUMNS}
+    for column, table in _FOREIGN_KEYS:
+        if values[column] is not None and not one(
+            database, f"SELECT 1 AS found FROM {table} WHERE id = ?", (values[column],)
+        ):
+            values[column] = None
+    found = one(database, _INSERT_INTERACTION, values)
+    assert found is not None
+    return found["id"]
+
+
+def list_interactions(database: Database, equal: dict[str, Any]) -> list[dict]:
+    """Rows of ``ai_interactions`` (oldest first), filtered by ``column=value`` equalities."""
+    unknown = set(equal) - {"id", *INTERACTION_COLUMNS}
+    if unknown:
+        raise ValueError(f"not ai_interactions columns: {sorted(unknown)}")
+    where = " AND ".join(f"{c} IS :{c}" for c in equal) or "1"
+    return rows(database, f"SELECT * FROM ai_interactions WHERE {where} ORDER BY id", equal)
+
+
+def unattributed_interactions(database: Database) -> list[dict]:
+    """Rows with no ``source`` (the test suite's "no AI row is unattributed" check)."""
+    return rows(
+        database,
+        "SELECT id, feature_id, prompt_key, status, created_at FROM ai_interactions "
+        "WHERE source IS NULL ORDER BY id",
+    )
+
+
+def prune_interactions(database: Database, before: str, batch: int | None = None) -> int:
+    """Delete ``ai_interactions`` rows created before ``before`` (at most ``batch`` of the
+    oldest when given, so a caller can prune in short transactions); return how many."""
+    if batch is None:
+        cursor = database.execute("DELETE FROM ai_interactions WHERE created_at < ?", (before,))
+    else:
+        cursor = database.execute(
+            """DELETE FROM ai_interactions WHERE id IN (
+                   SELECT id FROM ai_interactions WHERE created_at < ?
+                   ORDER BY created_at LIMIT ?)""",
+            (before, batch),
+        )
+    return cursor.rowcount
+
+
+# -- the report ------------------------------------------------------------------------------
+
+_REPORT_SQL = """
+SELECT {column} AS grp, latency_ms,
+       COUNT(*) AS calls,
+       SUM(status = 'error') AS errors,
+       SUM(input_tokens) AS input_tokens,
+       SUM(cached_input_tokens) AS cached_input_tokens,
+       SUM(output_tokens) AS output_tokens,
+       SUM(reasoning_tokens) AS reasoning_tokens,
+       SUM(total_tokens) AS total_tokens,
+       SUM(cost_usd) AS cost_usd,
+       SUM(cost_usd IS NULL) AS unpriced_calls
+FROM ai_interactions INDEXED BY ai_interactions_report_{name}
+{where}
+GROUP BY {column}, latency_ms
+"""
+
+
+def ai_report(database: Database, by: str = "source", since: str | None = None) -> dict[str, Any]:
+    """The spend report (see :class:`db._report.ReportBuilder` for its figures): one row per
+    (group, latency) from a covering index, folded into groups and percentiles in Python."""
+    if by not in REPORT_DIMENSIONS:
+        raise ValueError(f"by must be one of {', '.join(REPORT_DIMENSIONS)}, not {by!r}")
+    column = REPORT_DIMENSIONS[by]
+    since = normalize_time(since, "since")
+    params: dict[str, Any] = {}
+    where = ""
+    if since is not None:
+        where = "WHERE created_at >= :since"
+        params["since"] = since
+    sql = _REPORT_SQL.format(column=column, name=by, where=where)
+    builder = ReportBuilder()
+    for row in database.execute(sql, params).fetchall():
+        builder.add(*row)
+    return builder.result(by, since)
