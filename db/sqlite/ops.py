@@ -23,22 +23,24 @@ from db.sqlite.interactions import (
     record_interaction,
     unattributed_interactions,
 )
-from db.sqlite.jobs import (
+from db.sqlite.job_runs import (
     claim_jobs,
     count_due,
-    enqueue_job,
-    finish_inbound,
     finish_job,
-    get_job,
     has_due,
-    job_stats,
-    list_jobs,
-    prune_jobs,
     recover_jobs,
     release_jobs,
     renew_leases,
-    retry_job,
     running_lockers,
+)
+from db.sqlite.jobs import (
+    enqueue_job,
+    finish_inbound,
+    get_job,
+    job_stats,
+    list_jobs,
+    prune_jobs,
+    retry_job,
 )
 from db.sqlite.leads import get_lead, recent_transcript, set_lead_score, set_lead_sentiment
 from db.sqlite.messages import get_message, ingest, unsubscribe
