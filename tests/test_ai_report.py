@@ -1,12 +1,11 @@
-"""The AI spend report: numbers for a seeded set of rows, computed by hand; CLI; admin route."""
+"""The AI spend report: numbers for a seeded set of rows, computed by hand; admin route.
+
+The ``leadhook ai report`` command is tested in test_cli_ai.py, on the same rows."""
 
 from __future__ import annotations
 
-import json
-
 import httpx
 import pytest
-from click.testing import CliRunner
 
 import db
 from db._report import nearest_rank
@@ -203,42 +202,6 @@ def test_the_report_reads_its_covering_index(seeded):
         )
         assert f"COVERING INDEX ai_interactions_report_{by}" in plan
         assert "TEMP B-TREE" not in plan
-
-
-# -- command line ----------------------------------------------------------------------------
-
-
-def run_cli(db_path, *args: str):
-    from cli import cli
-
-    return CliRunner().invoke(cli, ["ai", "report", *args], env={"LEADHOOK_DB": str(db_path)})
-
-
-def test_cli_report_json(seeded, db_path):
-    result = run_cli(db_path, "--json", "--since", "2026-01-05")
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == BY_SOURCE_SINCE
-    result = run_cli(db_path, "--by", "model", "--json")
-    assert json.loads(result.output)["groups"][0]["group"] == "o4-mini"
-
-
-def test_cli_report_table(seeded, db_path):
-    result = run_cli(db_path)
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
-    assert lines[0] == "AI calls by source (all time)"
-    assert lines[1].split()[:3] == ["SOURCE", "CALLS", "ERRORS"]
-    scoring = "3 1 5500 500 900 550 6400 0.009500 1 50 70"
-    assert lines[3].split() == [SCORING, *scoring.split()]
-    assert lines[5].split()[0] == "unattributed"
-    total = "9 2 10600 1700 1560 550 12160 0.010538 2 100 1000"
-    assert lines[-1].split() == ["total", *total.split()]
-
-
-def test_cli_report_rejects_bad_options(database, db_path):
-    assert run_cli(db_path, "--by", "day").exit_code == 2
-    result = run_cli(db_path, "--since", "yesterday")
-    assert result.exit_code == 2 and "since must be an ISO-8601 time" in result.output
 
 
 # -- GET /api/telemetry/ai -------------------------------------------------------------------

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 import cli
 import db
+from cli.serve import demo_workspace
 from config import Settings
 from tests.conftest import open_file
 
@@ -87,9 +88,9 @@ def test_help_texts_carry_examples(run):
 
 def test_demo_workspace_is_created_once_and_its_token_reprinted(db_path, store, capsys):
     settings = Settings(db_path=str(db_path))
-    cli._demo_workspace(store, settings, "127.0.0.1", 8000)
+    demo_workspace(store, settings, "127.0.0.1", 8000)
     first = (db_path.parent / "demo-token.txt").read_text().strip()
-    cli._demo_workspace(store, settings, "127.0.0.1", 8000)
+    demo_workspace(store, settings, "127.0.0.1", 8000)
     second = (db_path.parent / "demo-token.txt").read_text().strip()
     assert first == second
     assert first in capsys.readouterr().out
@@ -98,7 +99,7 @@ def test_demo_workspace_is_created_once_and_its_token_reprinted(db_path, store, 
     assert len(store.sync.list_clients()) == 1
     # A lost token file gets a fresh token, never a second workspace.
     (db_path.parent / "demo-token.txt").unlink()
-    cli._demo_workspace(store, settings, "127.0.0.1", 8000)
+    demo_workspace(store, settings, "127.0.0.1", 8000)
     third = (db_path.parent / "demo-token.txt").read_text().strip()
     assert store.sync.client_by_token_hash(db.hash_token(third)).id == client.id
     assert len(store.sync.list_clients()) == 1

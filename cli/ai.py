@@ -1,14 +1,18 @@
-"""``leadhook ai``: the AI spend report from the command line."""
+"""``leadhook ai``: the AI spend report from the command line.
+
+``ai report`` reads the same report as ``GET /api/telemetry/ai`` (``store.ai_report``) and
+prints it as a table (:func:`format_report`) or as JSON. A ``--since`` that is not an
+ISO-8601 time, or an unknown ``--by``, is a usage error (exit status 2).
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 import db
-from config import Settings
+from cli._output import call, emit, table
 
 _COLUMNS = (
     ("calls", "CALLS"),
@@ -39,24 +43,20 @@ def format_report(result: dict[str, Any]) -> str:
     body = [[g["group"], *(_cell(k, g[k]) for k, _ in _COLUMNS)] for g in result["groups"]]
     total = result["total"]
     footer = ["total", *(_cell(k, total[k]) for k, _ in _COLUMNS)]
-    widths = [max(len(row[i]) for row in (header, *body, footer)) for i in range(len(header))]
-
-    def line(row: list[str]) -> str:
-        first = row[0].ljust(widths[0])
-        rest = (cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True))
-        return "  ".join([first, *rest])
-
-    rule = "-" * len(line(header))
+    first, *rows, last = table([header, *body, footer])
+    rule = "-" * len(first)
     since = f" since {result['since']}" if result["since"] else " (all time)"
-    lines = [f"AI calls by {result['by']}{since}", line(header), rule]
-    lines += [line(row) for row in body]
-    lines += [rule, line(footer)]
-    return "\n".join(lines)
+    return "\n".join([f"AI calls by {result['by']}{since}", first, rule, *rows, rule, last])
 
 
 @click.group(name="ai")
 def ai_group() -> None:
-    """AI telemetry: every call is a row of ai_interactions."""
+    """AI telemetry: every call is a row of ai_interactions.
+
+    \b
+    Example:
+        leadhook ai report --since 2026-01-12
+    """
 
 
 @ai_group.command()
@@ -89,9 +89,5 @@ def report(by: str, since: str | None, as_json: bool) -> None:
         since_iso = db.normalize_time(since, "since")
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
-    store = db.open_store(Settings.from_env().db_path)
-    try:
-        result = store.sync.ai_report(by, since_iso)
-    finally:
-        store.close()
-    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+    result = call("ai_report", by, since_iso)
+    emit(result, as_json, format_report(result))

@@ -139,3 +139,11 @@ def test_retry_of_a_job_that_does_not_exist(run, database):
 def test_jobs_help_has_examples(run):
     for command in ("stats", "list", "retry"):
         assert "Example:" in run(command, "--help").output
+
+
+def test_stats_table_lines_up_the_counts_under_the_status_names(run, database):
+    assert run("stats").output.splitlines() == [
+        "TYPE     PENDING    RUNNING  SUCCEEDED     FAILED",
+        "total          0          0          0          0",
+        "no job is due",
+    ]
