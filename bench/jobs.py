@@ -28,7 +28,7 @@ import db
 from bench import _servers
 from config import Settings
 from db.sqlite import connect, ops
-from scheduler import Runner, register_job_handler
+from scheduler import JobRegistry, Runner
 
 NOOP = "BENCH_NOOP"
 
@@ -50,7 +50,8 @@ def _queue_jobs(database, n: int) -> None:
 
 
 def drain_ours(n: int, concurrency: int | None = None) -> float:
-    register_job_handler(NOOP, _noop)
+    registry = JobRegistry()
+    registry.register(NOOP, _noop)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "ours.db"
         db.open_store(path).close()  # a migrated file
@@ -60,7 +61,7 @@ def drain_ours(n: int, concurrency: int | None = None) -> float:
 
         async def main() -> float:
             store = db.open_store(path)
-            runner = Runner(store, settings, concurrency=concurrency)
+            runner = Runner(store, settings, registry=registry, concurrency=concurrency)
             started = time.perf_counter()
             await runner.start()
             while runner.totals.succeeded < n:  # counted after each result's commit

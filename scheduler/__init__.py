@@ -1,57 +1,34 @@
 """In-process background jobs: the runner, its job handlers, APScheduler, maintenance.
 
-Public surface: :func:`scheduler_lifespan` (used by ``app.py``), :class:`Runner`,
-:class:`RetryJobAt` (a handler asks to run again later without failing), :class:`Skipped`,
-:class:`JobRunContext`, :func:`job_handler` (register a handler by type),
-:func:`register_maintenance` (add a daily maintenance task), :data:`MAX_SNOOZES`.
+- :class:`Runner` (``Runner(store, settings, registry=..., ai=...)``): the main loop,
+  :meth:`Runner.wake`, the bounded :meth:`Runner.run_pass`, returning a :class:`PassResult`;
+- :class:`JobRegistry`: handlers by job type; :func:`job_handler` registers into the
+  product's registry, the one :func:`scheduler_lifespan` (used by ``app.py``) hands to its
+  runner; :class:`JobsPort` is what the HTTP side may do with the runner;
+- what a handler gets and returns: :class:`JobRunContext`, :class:`Skipped`,
+  :class:`RetryJobAt` (run again later without failing);
+- :func:`register_maintenance`: add a daily maintenance task.
+
+The parts: ``_runner`` (loop and pass), ``_attempt`` (one claim), ``_retry`` (the pure retry
+decision and the counts), ``_recovery`` (runner ids, liveness, leases), ``_registry``,
+``_lifespan``, ``_maintenance``; tests may import them.
 """
 
-from scheduler import job_handlers
-from scheduler._lifespan import scheduler_lifespan
-from scheduler._maintenance import (
-    MAINTENANCE_TASKS,
-    MaintenanceContext,
-    register_maintenance,
-    run_maintenance,
-)
-from scheduler._registry import (
-    JobRunContext,
-    RetryJobAt,
-    Skipped,
-    get_handler,
-    job_handler,
-    register_job_handler,
-    registered_types,
-    unregister_job_handler,
-)
-from scheduler._runner import (
-    MAX_BACKOFF_SECONDS,
-    MAX_SNOOZES,
-    PassResult,
-    Runner,
-    abandoned_runners,
-    backoff_seconds,
-)
+from scheduler._lifespan import JobsPort, scheduler_lifespan
+from scheduler._maintenance import register_maintenance
+from scheduler._registry import JobRegistry, JobRunContext, RetryJobAt, Skipped, job_handler
+from scheduler._retry import PassResult
+from scheduler._runner import Runner
 
 __all__ = [
-    "MAINTENANCE_TASKS",
-    "MAX_BACKOFF_SECONDS",
-    "MAX_SNOOZES",
+    "JobRegistry",
     "JobRunContext",
-    "MaintenanceContext",
+    "JobsPort",
     "PassResult",
     "RetryJobAt",
     "Runner",
     "Skipped",
-    "abandoned_runners",
-    "backoff_seconds",
-    "get_handler",
     "job_handler",
-    "job_handlers",
-    "register_job_handler",
     "register_maintenance",
-    "registered_types",
-    "run_maintenance",
     "scheduler_lifespan",
-    "unregister_job_handler",
 ]

@@ -1,10 +1,15 @@
 """Job handlers by type, what a handler receives, and how it asks for a later retry.
 
 A handler is ``async def handler(ctx: JobRunContext) -> Skipped | None``, registered for one or
-more job types with :func:`job_handler`. It returns normally on success (``ctx.skip(reason)``
+more job types in a :class:`JobRegistry`. It returns normally on success (``ctx.skip(reason)``
 when there was nothing to do), raises :class:`RetryJobAt` to be run again at a given time
 without that counting as a failure, and raises anything else to fail this attempt (retried
 with backoff until the job's attempts are used up).
+
+Each :class:`scheduler.Runner` is given its registry. The product's handlers
+(``scheduler/job_handlers.py``) register with :func:`job_handler` into :data:`JOB_HANDLERS`,
+the registry the server's lifespan hands to its runner. A type registered in no runner's
+registry fails as ``unknown job type <TYPE>``.
 
 Handlers must be idempotent: a job may run again after a crash, a lost lease or a retry.
 """
@@ -15,9 +20,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import db
+from ai import AIClient
 from config import Settings
 
 log = logging.getLogger("leadhook.jobs")
@@ -28,7 +33,7 @@ class RetryJobAt(Exception):
 
     ``when`` is an aware datetime (naive means UTC) or a number of seconds from now. The job
     goes back to PENDING at that time with ``last_error = reason``. A job may do this at most
-    :data:`scheduler.MAX_SNOOZES` times; after that it is FAILED.
+    ``MAX_SNOOZES`` (20) times; after that it is FAILED.
     """
 
     def __init__(self, when: datetime | float, reason: str) -> None:
@@ -48,18 +53,13 @@ class Skipped:
 
 @dataclass
 class JobRunContext:
-    """What a job handler gets: the claimed job row and the process's services."""
+    """What a job handler gets: the claimed job row and what it may use to do its work."""
 
     job: dict
     store: db.Store
     settings: Settings
     clock: Callable[[], datetime]
-    services: Any = None  # the app's state (or any object); AI client at ``services.ai``
-
-    @property
-    def ai(self) -> Any:
-        """The AI client of the app (``app.state.ai``), or None when there is none."""
-        return getattr(self.services, "ai", None)
+    ai: AIClient | None = None  # the app's AI client; None when the runner was given none
 
     def now_iso(self) -> str:
         return db.iso(self.clock())
@@ -76,35 +76,49 @@ class JobRunContext:
 
 
 JobHandler = Callable[[JobRunContext], Awaitable[Skipped | None]]
-_HANDLERS: dict[str, JobHandler] = {}
 
 
-def register_job_handler(job_type: str, handler: JobHandler, *, replace: bool = False) -> None:
-    """Make ``handler`` the handler of ``job_type`` (``replace=True`` to override one)."""
-    if job_type in _HANDLERS and not replace and _HANDLERS[job_type] is not handler:
-        raise ValueError(f"job type {job_type} already has a handler")
-    _HANDLERS[job_type] = handler
+class JobRegistry:
+    """The handler of each job type, for the runners given this registry."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, JobHandler] = {}
+
+    def register(self, job_type: str, handler: JobHandler, *, replace: bool = False) -> None:
+        """Make ``handler`` the handler of ``job_type`` (``replace=True`` to override one)."""
+        known = self._handlers.get(job_type)
+        if known is not None and known is not handler and not replace:
+            raise ValueError(f"job type {job_type} already has a handler")
+        self._handlers[job_type] = handler
+
+    def unregister(self, job_type: str) -> JobHandler | None:
+        """Remove the handler of ``job_type``; return it (None if there was none)."""
+        return self._handlers.pop(job_type, None)
+
+    def handler(self, *job_types: str) -> Callable[[JobHandler], JobHandler]:
+        """Decorator: register the function as the handler of each of ``job_types``."""
+
+        def register(fn: JobHandler) -> JobHandler:
+            for job_type in job_types:
+                self.register(job_type, fn)
+            return fn
+
+        return register
+
+    def get(self, job_type: str) -> JobHandler | None:
+        return self._handlers.get(job_type)
+
+    def types(self) -> list[str]:
+        return sorted(self._handlers)
+
+    def __contains__(self, job_type: object) -> bool:
+        return job_type in self._handlers
 
 
-def unregister_job_handler(job_type: str) -> JobHandler | None:
-    """Remove the handler of ``job_type``; return it (None if there was none)."""
-    return _HANDLERS.pop(job_type, None)
+# The product's job types (filled by scheduler/job_handlers.py); the lifespan's runner uses it.
+JOB_HANDLERS = JobRegistry()
 
 
 def job_handler(*job_types: str) -> Callable[[JobHandler], JobHandler]:
-    """Decorator: register the function as the handler of each of ``job_types``."""
-
-    def register(fn: JobHandler) -> JobHandler:
-        for job_type in job_types:
-            register_job_handler(job_type, fn)
-        return fn
-
-    return register
-
-
-def get_handler(job_type: str) -> JobHandler | None:
-    return _HANDLERS.get(job_type)
-
-
-def registered_types() -> list[str]:
-    return sorted(_HANDLERS)
+    """Decorator: register the function in :data:`JOB_HANDLERS` for each of ``job_types``."""
+    return JOB_HANDLERS.handler(*job_types)

@@ -1,189 +1,90 @@
 """The job runner: claim due jobs, run them as asyncio tasks, record what happened.
 
 One :class:`Runner` per server process. Its main loop claims as many due jobs as it has free
-slots (``settings.job_concurrency``), runs each as an asyncio task inside the telemetry source
-``background_job:<TYPE>`` and the job's :class:`ai.JobContext`, and sleeps until a job
-finishes, a webhook wakes it (:meth:`Runner.wake`) or the poll interval passes. The cron route
-runs the same code once, bounded (:meth:`Runner.run_pass`).
+slots (``settings.job_concurrency``) and runs each as an asyncio task (one attempt:
+:mod:`scheduler._attempt`; how it ends: :mod:`scheduler._retry`). It then waits until a job
+finishes or a webhook wakes it (:meth:`Runner.wake`): both claim at once. The poll fallback is
+:meth:`Runner.poll`, an APScheduler job every ``job_poll_seconds`` (``scheduler._lifespan``):
+it claims only when a read shows a due job. A runner started without that job runs only
+what wakes it. In the main loop a finished job's result write also claims the next due job
+(``chain``), run by the same task. The cron route runs the same code once, bounded and without
+chaining (:meth:`Runner.run_pass`).
 
-Every job write goes through the store's writer (group commit). Outcomes of a claim:
-
-- success → SUCCEEDED (``Skipped`` results count as skipped, still SUCCEEDED);
-- :class:`RetryJobAt`, or :class:`ai.AIRetryableError` with ``retry_after`` → PENDING at that
-  time, ``snoozes + 1``, not a failure (at most :data:`MAX_SNOOZES` times, then FAILED);
-- any other exception → PENDING at now + min(15 min, 2^failures s + jitter), or FAILED when
-  failures (attempts - snoozes) reach ``max_attempts``;
-- unknown job type → FAILED ``unknown job type <TYPE>`` at once;
-- shutdown past the grace period → the task is cancelled and the job PENDING again, not a
-  failure;
-- claim lost (the lease expired and the job was recovered) → nothing is written.
-
-Recovery: the runner's id is ``<hostname>:<pid>:<random hex>``. RUNNING jobs of a runner on
-this host whose process is gone (or is this process, under an earlier runner) are taken back
-at once; any other runner's jobs once their lease (``locked_at``, renewed by live runners every
-lease/3) is older than ``settings.job_lease_seconds``.
+Shutdown (:meth:`Runner.stop`): no more claims; running jobs get a grace period, then are
+cancelled and put back to PENDING (not a failure). Recovery and leases: :mod:`scheduler._recovery`;
+:meth:`Runner.housekeeping` is the APScheduler job that renews leases and takes back jobs of
+dead runners. Every job write goes through the store's writer (group commit).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
-import os
 import random
-import secrets
-import socket
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
-from functools import partial
-from typing import Any
+from datetime import datetime
 
 import db
-from ai import AIRetryableError, JobContext, ai_telemetry_source, job_context
+from ai import AIClient
 from config import Settings
-from db import JobResult
-from db.vocab import FAILED, PENDING, SUCCEEDED
-from scheduler._registry import JobRunContext, RetryJobAt, Skipped, get_handler
+from scheduler import _recovery
+from scheduler._attempt import AttemptRunner
+from scheduler._recovery import LIVE_RUNNERS, LiveRunners, new_runner_id
+from scheduler._registry import JobRegistry
+from scheduler._retry import WRITE_TIMEOUT_SECONDS, Outcome, PassResult
 
 log = logging.getLogger("leadhook.jobs")
 
-MAX_BACKOFF_SECONDS = 15 * 60
-MAX_SNOOZES = 20
-WRITE_TIMEOUT_SECONDS = 10.0
-WRITE_RETRIES = 5
-
-# Runner ids of this process that are alive: never treated as abandoned.
-_LIVE_RUNNERS: set[str] = set()
-
-
-def new_runner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-def backoff_seconds(failures: int, jitter: float) -> float:
-    """Delay before retrying after the ``failures``-th failure: min(15 min, 2^n s + jitter)."""
-    return min(float(MAX_BACKOFF_SECONDS), 2.0 ** min(max(failures, 1), 20) + jitter)
-
-
-def pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # somebody else's process: alive
-        return True
-    return True
-
-
-def abandoned_runners(
-    lockers: list[str],
-    *,
-    host: str | None = None,
-    pid: int | None = None,
-    live: set[str] | None = None,
-    alive: Callable[[int], bool] = pid_alive,
-) -> list[str]:
-    """The runner ids among ``lockers`` known to be dead without waiting for their lease.
-
-    That is runners on this host whose process no longer exists, and runners that name this
-    very process but are not one of its live runners (an earlier server with the same pid,
-    e.g. pid 1 in a restarted container). Runners of other hosts wait for their lease.
-    """
-    host = socket.gethostname() if host is None else host
-    pid = os.getpid() if pid is None else pid
-    live = _LIVE_RUNNERS if live is None else live
-    dead = []
-    for locker in lockers:
-        if locker in live:
-            continue
-        parts = locker.rsplit(":", 2)
-        if len(parts) != 3 or parts[0] != host:
-            continue
-        try:
-            locker_pid = int(parts[1])
-        except ValueError:
-            continue
-        if locker_pid == pid or not alive(locker_pid):
-            dead.append(locker)
-    return dead
-
-
-@dataclass
-class PassResult:
-    """What a runner pass did (the cron route's counts)."""
-
-    released_stale: int = 0  # RUNNING jobs of dead runners taken back (or failed)
-    processed: int = 0  # jobs claimed and run
-    succeeded: int = 0  # SUCCEEDED, including skipped
-    failed: int = 0  # FAILED: attempts used up, unknown type, too many retry requests
-    retried: int = 0  # back to PENDING for a later attempt (backoff or a retry request)
-    skipped: int = 0  # SUCCEEDED without work (message vanished, outbound, ...)
-    lost: int = 0  # claim lost before the result was written: nothing written
-    released: int = 0  # interrupted by shutdown, PENDING again
-    remaining: int = 0  # due PENDING jobs after the pass
-
-    def record(self, outcome: str) -> None:
-        if outcome == "skipped":
-            self.skipped += 1
-            self.succeeded += 1
-        elif outcome in ("succeeded", "failed", "retried", "lost", "released"):
-            setattr(self, outcome, getattr(self, outcome) + 1)
-
-    def as_json(self) -> dict[str, int]:
-        """The cron route's counts, camelCase."""
-        return {
-            "releasedStale": self.released_stale,
-            "processed": self.processed,
-            "succeeded": self.succeeded,
-            "failed": self.failed,
-            "retried": self.retried,
-            "skipped": self.skipped,
-            "remaining": self.remaining,
-        }
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
 
 class Runner:
-    """Claims and runs background jobs for one process. See the module docstring."""
+    """Claims and runs background jobs for one process. See the module docstring.
+
+    ``registry`` has the handlers; ``ai`` is what ``JobRunContext.ai`` gives them; ``live``
+    is where the runner is known alive while it runs (one per process by default).
+    """
 
     def __init__(
         self,
         store: db.Store,
         settings: Settings,
         *,
+        registry: JobRegistry,
+        ai: AIClient | None = None,
         clock: Callable[[], datetime] = db.utcnow,
         rng: Callable[[], float] = random.random,
-        services: Any = None,
         runner_id: str | None = None,
         concurrency: int | None = None,
+        live: LiveRunners = LIVE_RUNNERS,
     ) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
-        self.rng = rng
-        self.services = services
         self.id = runner_id or new_runner_id()
         self.concurrency = max(1, concurrency or settings.job_concurrency)
         self.lease_seconds = settings.job_lease_seconds
         self.poll_seconds = settings.job_poll_seconds
-        self.totals = PassResult()
+        self.live = live
+        self.totals = PassResult()  # the main loop's counts
+        self._attempts = AttemptRunner(
+            store=store,
+            settings=settings,
+            registry=registry,
+            clock=clock,
+            rng=rng,
+            ai=ai,
+            runner_id=self.id,
+        )
         self._running: dict[int, dict] = {}  # job id → the claimed row, until its result is written
-        self._chained: set[int] = set()  # main-loop jobs whose result write also claims the next
-        self._successors: dict[int, dict] = {}  # job id → the job its result write claimed
         self._loop_tasks: set[asyncio.Task] = set()
         self._all_tasks: set[asyncio.Task] = set()
         self._wake_event = asyncio.Event()
+        self._woken = False  # the event was set by a wake (claim at once), not by a poll
         self._loop: asyncio.AbstractEventLoop | None = None
         self._main: asyncio.Task | None = None
         self._stopping = False
-        _LIVE_RUNNERS.add(self.id)
+        live.add(self.id)
 
     # -- public -----------------------------------------------------------------------------
 
@@ -201,17 +102,22 @@ class Runner:
         except RuntimeError:
             current = None
         if current is loop:
-            self._wake_event.set()
+            self._wake_now()
         else:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(self._wake_event.set)
+                loop.call_soon_threadsafe(self._wake_now)
+
+    async def poll(self) -> None:
+        """The poll fallback (an APScheduler job): claim if a read shows a due job, e.g. a
+        retry whose time has come. Runs in the runner's loop."""
+        self._wake_event.set()
 
     async def start(self) -> None:
         """Take back jobs of dead runners, then start the main loop (in the running loop)."""
         if self._main is not None:
             return
         self._loop = asyncio.get_running_loop()
-        _LIVE_RUNNERS.add(self.id)
+        self.live.add(self.id)
         try:
             await self.recover()
         except db.DatabaseUnavailable as exc:
@@ -239,8 +145,7 @@ class Runner:
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
         await self._release_running("interrupted by shutdown; not counted as a failure")
-        self._successors.clear()
-        _LIVE_RUNNERS.discard(self.id)
+        self.live.discard(self.id)
         log.info("job runner %s stopped", self.id)
 
     async def run_pass(self, *, limit: int = 20, budget_seconds: float = 25.0) -> PassResult:
@@ -263,7 +168,7 @@ class Runner:
                 claimed = await self._claim(free)
                 claimed_total += len(claimed)
                 for job in claimed:
-                    self._spawn(job, result, tasks)
+                    self._spawn(job, result, tasks, chain=False)
             if not tasks:
                 if not claimed:
                     break
@@ -280,42 +185,21 @@ class Runner:
         return result
 
     async def recover(self) -> dict[str, list[int]]:
-        """Take back RUNNING jobs of dead runners (see :func:`abandoned_runners`) and jobs
-        whose lease expired; returns ``{"released": [...], "failed": [...]}``."""
-        now = self.clock()
-        lockers = await self.store.running_lockers()
-        dead = abandoned_runners(lockers)
-        recovered = await self._write(
-            partial(
-                self.store.recover_jobs,
-                now=db.iso(now),
-                dead_runners=dead,
-                locked_before=db.iso(now - timedelta(seconds=self.lease_seconds)),
-                keep_ids=list(self._running),
-            )
+        """Take back RUNNING jobs of dead runners and jobs whose lease expired (never this
+        runner's own); returns ``{"released": [...], "failed": [...]}``."""
+        return await _recovery.recover(
+            self.store,
+            now=self.clock(),
+            lease_seconds=self.lease_seconds,
+            live=self.live,
+            keep_ids=list(self._running),
         )
-        if recovered["released"] or recovered["failed"]:
-            log.warning(
-                "took back jobs of stopped runners: %d pending again %s, %d failed %s",
-                len(recovered["released"]),
-                recovered["released"][:20],
-                len(recovered["failed"]),
-                recovered["failed"][:20],
-            )
-        return recovered
 
     async def renew_leases(self) -> None:
         """Move ``locked_at`` of this runner's running jobs to now."""
-        ids = list(self._running)
-        if not ids:
-            return
-        renewed = await self._write(
-            partial(self.store.renew_leases, runner_id=self.id, job_ids=ids, now=self._now_iso())
+        await _recovery.renew_leases(
+            self.store, runner_id=self.id, running=self._running, now=self._now_iso()
         )
-        lost = set(ids) - set(renewed)
-        lost &= set(self._running)  # those finished meanwhile are not lost
-        if lost:
-            log.warning("job runner %s lost its claim on jobs %s", self.id, sorted(lost))
 
     async def housekeeping(self) -> None:
         """Renew our leases and take back jobs of dead runners (an APScheduler job)."""
@@ -335,30 +219,27 @@ class Runner:
             claimed: list[dict] = []
             if free > 0:
                 try:
-                    if woken or await self._has_due():
+                    if woken or await self.store.has_due(now=self._now_iso()):
                         claimed = await self._claim(free)
                 except Exception as exc:
                     log.warning("claiming jobs failed, retrying at the next poll: %s", exc)
                 for job in claimed:
-                    self._spawn(job, self.totals, self._loop_tasks)
+                    self._spawn(job, self.totals, self._loop_tasks, chain=True)
             if self._stopping:
                 break
             if free > 0 and len(claimed) == free:
                 continue  # there may be more due: claim again once a slot is free
-            try:
-                await asyncio.wait_for(self._wake_event.wait(), self.poll_seconds)
-                woken = True
-            except TimeoutError:
-                woken = False
+            await self._wake_event.wait()
+            woken, self._woken = self._woken, False
 
-    # -- one job ----------------------------------------------------------------------------
+    def _wake_now(self) -> None:
+        self._woken = True
+        self._wake_event.set()
+
+    # -- claims and their tasks -------------------------------------------------------------
 
     def _now_iso(self) -> str:
         return db.iso(self.clock())
-
-    async def _has_due(self) -> bool:
-        """A read (no write lock): is any job due? Polls claim only when one is."""
-        return await self.store.has_due(now=self._now_iso())
 
     async def _claim(self, n: int) -> list[dict]:
         claimed = await self.store.claim_jobs(
@@ -368,176 +249,41 @@ class Runner:
             self._running[job["id"]] = job
         return claimed
 
-    def _spawn(self, job: dict, result: PassResult, tasks: set[asyncio.Task]) -> None:
-        if result is self.totals:
-            self._chained.add(job["id"])
-        task = asyncio.create_task(self._run_job(job, result), name=f"job {job['id']}")
+    def _spawn(
+        self, job: dict, result: PassResult, tasks: set[asyncio.Task], *, chain: bool
+    ) -> None:
+        """Run ``job`` in a task counted in ``result``; ``chain``: its result write claims
+        the next job, which the same task runs (the main loop)."""
+        task = asyncio.create_task(self._run_job(job, result, chain), name=f"job {job['id']}")
         tasks.add(task)
         self._all_tasks.add(task)
         task.add_done_callback(tasks.discard)
         task.add_done_callback(self._all_tasks.discard)
-        task.add_done_callback(lambda _: self._wake_event.set())
+        task.add_done_callback(lambda _: self._wake_now())
 
-    async def _run_job(self, job: dict | None, result: PassResult) -> None:
-        """Run ``job``, then the successors its result claimed (see :meth:`_finish`)."""
+    async def _run_job(self, job: dict | None, result: PassResult, chain: bool) -> None:
+        """Run ``job``, then (with ``chain``) each successor its result write claimed."""
         while job is not None:
             result.processed += 1
-            outcome = "released"
+            outcome, successor = Outcome.RELEASED, None
             try:
-                outcome = await self._execute(job)
-            except asyncio.CancelledError:
-                raise  # stop() puts the job (and a claimed successor) back
+                decision = await self._attempts.run(job)
+                chained = chain and not self._stopping  # no new claims once stopping
+                outcome, successor = await self._attempts.write(job, decision, chain=chained)
             except db.DatabaseUnavailable as exc:
                 # The result could not be written: the job stays RUNNING until its lease expires.
                 log.error("job %s: its result could not be written: %s", job["id"], exc)
-                self._running.pop(job["id"], None)
-                outcome = "lost"
+                outcome = Outcome.LOST
             except Exception:
                 log.exception("job %s: runner error", job["id"])
-                self._running.pop(job["id"], None)
-                outcome = "lost"
+                outcome = Outcome.LOST
             finally:
                 result.record(outcome)
-            job = self._successors.pop(job["id"], None)
-
-    async def _execute(self, job: dict) -> str:
-        """Run the handler inside the job's telemetry source and context; write the result."""
-        job_type = job["type"]
-        context = JobContext(
-            job_id=job["id"],
-            job_type=job_type,
-            attempt=job["attempts"],
-            client_id=job.get("client_id"),
-            lead_id=job.get("lead_id"),
-            message_id=job.get("message_id"),
-        )
-        with ai_telemetry_source(f"background_job:{job_type}"), job_context(context):
-            handler = get_handler(job_type)
-            if handler is None:
-                log.error("job %s: unknown job type %s", job["id"], job_type)
-                return await self._fail(job, f"unknown job type {job_type}")
-            ctx = JobRunContext(
-                job=job,
-                store=self.store,
-                settings=self.settings,
-                clock=self.clock,
-                services=self.services,
-            )
-            try:
-                value = handler(ctx)
-                if inspect.isawaitable(value):
-                    value = await value
-            except asyncio.CancelledError:
-                raise
-            except RetryJobAt as exc:
-                return await self._snooze(job, exc.when, exc.reason)
-            except AIRetryableError as exc:
-                if exc.retry_after is not None:
-                    return await self._snooze(job, float(exc.retry_after), f"{exc}")
-                return await self._failure(job, exc)
-            except Exception as exc:
-                return await self._failure(job, exc)
-        outcome = "skipped" if isinstance(value, Skipped) else "succeeded"
-        return await self._finish(job, JobResult(SUCCEEDED), outcome)
-
-    async def _failure(self, job: dict, exc: BaseException) -> str:
-        failures = job["attempts"] - job.get("snoozes", 0)
-        error = f"{type(exc).__name__}: {exc}"
-        if failures >= job["max_attempts"]:
-            log.warning(
-                "job %s %s failed for good (attempt %s, %d failures of %d): %s",
-                job["id"],
-                job["type"],
-                job["attempts"],
-                failures,
-                job["max_attempts"],
-                error,
-                exc_info=exc,
-            )
-            return await self._fail(job, error)
-        now = self.clock()
-        delay = backoff_seconds(failures, self.rng())
-        log.warning(
-            "job %s %s attempt %s failed, retrying in %.1fs: %s",
-            job["id"],
-            job["type"],
-            job["attempts"],
-            delay,
-            error,
-            exc_info=exc,
-        )
-        run_at = db.iso(now + timedelta(seconds=delay))
-        return await self._finish(job, JobResult(PENDING, error, run_at), "retried")
-
-    async def _snooze(self, job: dict, when: datetime | float, reason: str) -> str:
-        if job.get("snoozes", 0) >= MAX_SNOOZES:
-            return await self._fail(
-                job, f"gave up after {MAX_SNOOZES} rate-limit retries: {reason}"
-            )
-        now = self.clock()
-        run_at = now + timedelta(seconds=when) if isinstance(when, int | float) else when
-        run_at = max(run_at, now)
-        log.info(
-            "job %s %s attempt %s asks to run again at %s: %s",
-            job["id"],
-            job["type"],
-            job["attempts"],
-            db.iso(run_at),
-            reason,
-        )
-        result = JobResult(PENDING, reason, db.iso(run_at), snooze=True)
-        return await self._finish(job, result, "retried")
-
-    async def _fail(self, job: dict, error: str) -> str:
-        return await self._finish(job, JobResult(FAILED, error), "failed")
-
-    async def _finish(self, job: dict, result: JobResult, outcome: str) -> str:
-        """Write the claim's result (fenced); ``lost`` when the claim was taken away.
-
-        A main-loop job claims its successor in the same transaction as its result: one
-        commit for each finished job while there is a backlog.
-        """
-        chain = job["id"] in self._chained and not self._stopping
-        self._chained.discard(job["id"])
-        finish = partial(self.store.finish_job, job, result, runner_id=self.id)
-        claimed: list[dict] = []
-        if chain:
-            try:
-                written, claimed = await finish(
-                    now=self._now_iso(), claim_limit=1, timeout=WRITE_TIMEOUT_SECONDS
-                )
-            except db.DatabaseUnavailable:  # the result first; the main loop claims
-                written, _ = await self._write(partial(finish, now=self._now_iso()))
-        else:
-            written, _ = await self._write(partial(finish, now=self._now_iso()))
-        self._running.pop(job["id"], None)
-        for next_job in claimed:  # this task runs it next: no new task, no main-loop turn
-            self._running[next_job["id"]] = next_job
-            self._chained.add(next_job["id"])
-            self._successors[job["id"]] = next_job
-        if not written:
-            log.warning(
-                "job %s %s attempt %s: claim lost (taken back by recovery); result %s not written",
-                job["id"],
-                job["type"],
-                job["attempts"],
-                outcome,
-            )
-            return "lost"
-        return outcome
-
-    async def _write(self, operation: Callable[..., Any]) -> Any:
-        """A runner write (``operation(timeout=...)``, a store method): retried a few times
-        while the database cannot take it."""
-        for attempt in range(WRITE_RETRIES):
-            try:
-                return await operation(timeout=WRITE_TIMEOUT_SECONDS)
-            except db.DatabaseUnavailable as exc:
-                if attempt == WRITE_RETRIES - 1:
-                    raise
-                log.warning("job write refused (%s), retrying", exc)
-                await asyncio.sleep(min(2**attempt, 10) * 0.5)
-        raise AssertionError("unreachable")
+            # Not reached on cancellation: stop() puts the job back.
+            self._running.pop(job["id"], None)
+            if successor is not None:
+                self._running[successor["id"]] = successor
+            job = successor
 
     async def _release_running(self, reason: str) -> None:
         """Put the jobs whose result was never written back to PENDING (not a failure)."""

@@ -4,7 +4,10 @@ Also the entry points of the process-level tests, run as ``python -m tests.job_h
 
 - ``drain DB_PATH``: a runner in its own process drains the queue (two of them race);
 - ``serve DB_PATH PORT``: the real ``leadhook serve`` command, with the test job types
-  registered first (importing this module registers them; nothing in the product changes).
+  registered first (importing this module registers them in the product's registry,
+  ``JOB_HANDLERS``; nothing in the product changes).
+
+Runners made by tests outside a server get their own registry: :func:`registry_of_test_jobs`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from typing import Any
 import ai
 import db
 from config import Settings
-from scheduler import JobRunContext, Runner, register_job_handler
+from scheduler import JobRegistry, JobRunContext, Runner
+from scheduler._lifespan import scheduled_runner
+from scheduler._registry import JOB_HANDLERS
 from tests.conftest import rows
 
 START = datetime(2026, 1, 18, 10, 0, 0, tzinfo=UTC)
@@ -101,8 +106,17 @@ async def block_handler(ctx: JobRunContext) -> None:
     await record_run(ctx, "done")
 
 
-register_job_handler(RECORD, record_handler, replace=True)
-register_job_handler(BLOCK, block_handler, replace=True)
+TEST_HANDLERS = {RECORD: record_handler, BLOCK: block_handler}
+for _type, _handler in TEST_HANDLERS.items():  # for the servers tests start
+    JOB_HANDLERS.register(_type, _handler, replace=True)
+
+
+def registry_of_test_jobs() -> JobRegistry:
+    """A registry of the test job types only (RECORD, BLOCK), for a test's own runners."""
+    registry = JobRegistry()
+    for job_type, handler in TEST_HANDLERS.items():
+        registry.register(job_type, handler)
+    return registry
 
 
 def runs(database, phase: str | None = None) -> list[dict]:
@@ -190,23 +204,23 @@ def drain(db_path: str, ready_path: str | None = None, concurrency: int = 8) -> 
     async def main() -> None:
         store = db.open_store(db_path)
         settings = replace(Settings(db_path=db_path), job_poll_seconds=0.05)
-        runner = Runner(store, settings, concurrency=concurrency)
+        runner = Runner(store, settings, registry=registry_of_test_jobs(), concurrency=concurrency)
         reader = sqlite3.connect(db_path)
-        await runner.start()
-        if ready_path:
-            with open(ready_path, "w") as ready:
-                ready.write(runner.id)
-        deadline = time.monotonic() + 120
         try:
-            while time.monotonic() < deadline:
-                left = reader.execute(
-                    "SELECT COUNT(*) FROM background_jobs WHERE status IN ('PENDING', 'RUNNING')"
-                ).fetchone()[0]
-                if left == 0:
-                    break
-                await asyncio.sleep(0.1)
+            async with scheduled_runner(runner, grace=5):  # the poll finds the released jobs
+                if ready_path:
+                    with open(ready_path, "w") as ready:
+                        ready.write(runner.id)
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    left = reader.execute(
+                        "SELECT COUNT(*) FROM background_jobs"
+                        " WHERE status IN ('PENDING', 'RUNNING')"
+                    ).fetchone()[0]
+                    if left == 0:
+                        break
+                    await asyncio.sleep(0.1)
         finally:
-            await runner.stop(grace=5)
             reader.close()
             store.close()
 

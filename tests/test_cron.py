@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 import db
-from scheduler import register_job_handler, unregister_job_handler
+from scheduler._registry import JOB_HANDLERS
 from tests.job_helpers import (
     RECORD,
     create_runs_table,
@@ -109,7 +109,7 @@ def test_every_kind_of_outcome_is_counted(cron, database, seeded):
     async def broken(ctx) -> None:
         raise ValueError("broken")
 
-    register_job_handler("TEST_CRON_BROKEN", broken, replace=True)
+    JOB_HANDLERS.register("TEST_CRON_BROKEN", broken, replace=True)  # the server's registry
     try:
         now = db.iso(db.utcnow())
         old = "2020-01-01T00:00:00.000Z"
@@ -124,7 +124,7 @@ def test_every_kind_of_outcome_is_counted(cron, database, seeded):
             cron, "POST", headers={"x-cron-secret": SECRET}, params={"limit": "6"}
         ).json()
     finally:
-        unregister_job_handler("TEST_CRON_BROKEN")
+        JOB_HANDLERS.unregister("TEST_CRON_BROKEN")
     # The stale job is taken back (due again now). Oldest first, 6 run: 2 ok, unknown (failed),
     # broken (retried), SMS without a message (skipped), 1 later; 3 later + the stale one remain.
     assert {k: response[k] for k in COUNT_KEYS | {"remaining"}} == {

@@ -17,15 +17,10 @@ import pytest
 import db
 from ai import AIRetryableError
 from config import Settings
-from scheduler import (
-    MAX_SNOOZES,
-    RetryJobAt,
-    Runner,
-    abandoned_runners,
-    backoff_seconds,
-    register_job_handler,
-    unregister_job_handler,
-)
+from scheduler import JobRegistry, RetryJobAt, Runner
+from scheduler._lifespan import scheduled_runner
+from scheduler._recovery import LiveRunners, abandoned_runners
+from scheduler._retry import MAX_SNOOZES, backoff_seconds
 from tests.job_helpers import (
     HELD_BACK,
     RECORD,
@@ -34,6 +29,7 @@ from tests.job_helpers import (
     drain_in_thread,
     insert_jobs,
     job,
+    registry_of_test_jobs,
     release_jobs,
     runs,
     seed_client,
@@ -64,12 +60,19 @@ def job_settings(db_path) -> Settings:
 
 
 @pytest.fixture
-def make_runner(store, job_settings, clock):
+def registry() -> JobRegistry:
+    """This test's job types: the test helpers' (RECORD, BLOCK) and what ``handler`` adds."""
+    return registry_of_test_jobs()
+
+
+@pytest.fixture
+def make_runner(store, job_settings, clock, registry):
     made: list[Runner] = []
 
     def make(**kwargs) -> Runner:
         kwargs.setdefault("clock", clock)
         kwargs.setdefault("rng", lambda: 0.25)
+        kwargs.setdefault("registry", registry)
         runner = Runner(store, job_settings, **kwargs)
         made.append(runner)
         return runner
@@ -78,17 +81,13 @@ def make_runner(store, job_settings, clock):
 
 
 @pytest.fixture
-def handler():
-    """``handler(TYPE, fn)`` registers a test handler, removed after the test."""
-    added: list[str] = []
+def handler(registry):
+    """``handler(TYPE, fn)`` registers a test handler in this test's registry."""
 
     def register(job_type: str, fn) -> None:
-        register_job_handler(job_type, fn, replace=True)
-        added.append(job_type)
+        registry.register(job_type, fn, replace=True)
 
-    yield register
-    for job_type in added:
-        unregister_job_handler(job_type)
+    return register
 
 
 def failing(exc: BaseException):
@@ -404,6 +403,18 @@ def test_which_runners_are_known_dead_without_waiting_for_their_lease():
     assert dead == ["web1:300:bbbb", "web1:200:cccc"]
 
 
+def test_a_runner_is_live_from_its_creation_until_it_stops_and_so_never_abandoned(
+    store, job_settings, registry
+):
+    live = LiveRunners()
+    runner = Runner(store, job_settings, registry=registry, live=live)
+    assert runner.id in live
+    assert abandoned_runners([runner.id], live=live) == []  # this process, but live
+    asyncio.run(runner.stop(grace=0))
+    assert runner.id not in live
+    assert abandoned_runners([runner.id], live=live) == [runner.id]
+
+
 def dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
@@ -454,11 +465,44 @@ async def test_recovery_takes_back_jobs_of_dead_runners_at_once_others_at_lease_
     assert (await runner.recover())["released"] == [other_host]
 
 
-# -- the main loop: wake-up, graceful shutdown ---------------------------------------------------
+# -- the registry -------------------------------------------------------------------------------
+
+
+async def test_a_runner_runs_only_the_types_of_its_own_registry(
+    database, client_id, make_runner, clock
+):
+    other = JobRegistry()
+    other.register(FLAKY, failing(AssertionError("not this registry's runner")))
+    [job_id] = insert_jobs(database, client_id, job_type=FLAKY)
+    result = await make_runner().run_pass()
+    assert result.failed == 1
+    assert job(database, job_id)["last_error"] == f"unknown job type {FLAKY}"
+
+
+def test_a_registry_keeps_one_handler_per_type_unless_told_to_replace_it():
+    registry = JobRegistry()
+
+    @registry.handler("A", "B")
+    async def first(ctx) -> None: ...
+
+    async def second(ctx) -> None: ...
+
+    assert registry.types() == ["A", "B"] and "A" in registry and "C" not in registry
+    assert registry.get("A") is registry.get("B") is first
+    registry.register("A", first)  # the same handler again: fine
+    with pytest.raises(ValueError, match="job type A already has a handler"):
+        registry.register("A", second)
+    registry.register("A", second, replace=True)
+    assert registry.get("A") is second
+    assert registry.unregister("A") is second and registry.unregister("A") is None
+    assert registry.get("A") is None and registry.types() == ["B"]
+
+
+# -- the main loop: wake-up, the poll, graceful shutdown ------------------------------------------
 
 
 async def test_the_loop_starts_a_job_as_soon_as_it_is_woken(
-    database, client_id, store, job_settings, handler
+    database, client_id, store, job_settings, handler, registry
 ):
     started = asyncio.Event()
 
@@ -466,7 +510,7 @@ async def test_the_loop_starts_a_job_as_soon_as_it_is_woken(
         started.set()
 
     handler(GATED, note)
-    runner = Runner(store, replace(job_settings, job_poll_seconds=30))
+    runner = Runner(store, replace(job_settings, job_poll_seconds=30), registry=registry)
     await runner.start()
     try:
         await asyncio.sleep(0.05)  # the loop is now waiting (30 s poll)
@@ -479,8 +523,27 @@ async def test_the_loop_starts_a_job_as_soon_as_it_is_woken(
         await runner.stop(grace=1)
 
 
+async def test_the_poll_job_finds_jobs_that_became_due_without_a_wake(
+    database, client_id, store, job_settings, registry
+):
+    [job_id] = insert_jobs(database, client_id, run_at=HELD_BACK)
+    runner = Runner(store, replace(job_settings, job_poll_seconds=0.05), registry=registry)
+    async with scheduled_runner(runner, grace=1) as scheduler:
+        poll = scheduler.get_job("jobs-poll")
+        assert (poll.coalesce, poll.max_instances) == (True, 1)  # polls never pile up
+        await asyncio.sleep(0.1)  # the loop now waits: nothing was due
+        await asyncio.to_thread(release_jobs, database, db.iso(db.utcnow()))
+        for _ in range(100):
+            if job(database, job_id)["status"] == "SUCCEEDED":
+                break
+            await asyncio.sleep(0.02)
+    assert job(database, job_id)["status"] == "SUCCEEDED"
+    assert [r["job_id"] for r in runs(database)] == [job_id]
+    assert not scheduler.running and runner.running_job_ids == []
+
+
 async def test_shutdown_waits_for_quick_jobs_and_puts_slow_ones_back(
-    database, client_id, store, job_settings, handler
+    database, client_id, store, job_settings, handler, registry
 ):
     slow_started = asyncio.Event()
 
@@ -496,7 +559,7 @@ async def test_shutdown_waits_for_quick_jobs_and_puts_slow_ones_back(
     handler(FLAKY, quick)
     [slow_id] = insert_jobs(database, client_id, job_type=GATED)
     [quick_id] = insert_jobs(database, client_id, job_type=FLAKY, key_prefix="q")
-    runner = Runner(store, job_settings)
+    runner = Runner(store, job_settings, registry=registry)
     await runner.start()
     await asyncio.wait_for(slow_started.wait(), 5)
     await runner.stop(grace=0.5)

@@ -11,20 +11,15 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx
 import pytest
 
 import db
 from ai.client import create_client as create_ai_client
-from scheduler import (
-    MAINTENANCE_TASKS,
-    Runner,
-    register_maintenance,
-    registered_types,
-    run_maintenance,
-)
+from scheduler import JobsPort, Runner, register_maintenance
+from scheduler._maintenance import MAINTENANCE_TASKS, run_maintenance
+from scheduler._registry import JOB_HANDLERS
 from tests.conftest import LiveServer, free_port, load_payload
 from tests.job_helpers import (
     BLOCK,
@@ -103,9 +98,12 @@ def test_the_lifespan_starts_the_scheduler_and_stops_everything(settings, worksp
     with LiveServer(app) as live:
         state = app.state
         assert state.scheduler.running
-        assert {j.id for j in state.scheduler.get_jobs()} == {"jobs-housekeeping", "maintenance"}
+        jobs = {j.id: j for j in state.scheduler.get_jobs()}
+        assert set(jobs) == {"jobs-poll", "jobs-housekeeping", "maintenance"}
+        assert all(j.coalesce and j.max_instances == 1 for j in jobs.values())  # no pile-up
         assert isinstance(state.runner, Runner)
         assert state.wake_runner == state.runner.wake
+        assert state.jobs == JobsPort(wake=state.runner.wake, run_pass=state.runner.run_pass)
         ready = httpx.get(f"{live.url}/readyz").json()
         assert ready["checks"]["scheduler"] == "ok"
     assert state.wake_runner is None
@@ -143,12 +141,12 @@ def ingest(store, workspace, *, direction: str = "inbound", key: str = "m1", **f
 
 def runner_for(store, settings, clock=None) -> Runner:
     clock = clock or FakeClock(START + timedelta(seconds=1))
-    services = SimpleNamespace(ai=create_ai_client(settings, store, clock=clock))
-    return Runner(store, settings, clock=clock, services=services)
+    client = create_ai_client(settings, store, clock=clock)
+    return Runner(store, settings, registry=JOB_HANDLERS, ai=client, clock=clock)
 
 
 def test_every_job_type_of_the_design_has_a_handler():
-    assert set(db.vocab.JOB_TYPES) <= set(registered_types())
+    assert set(db.vocab.JOB_TYPES) <= set(JOB_HANDLERS.types())
 
 
 @pytest.mark.anyio

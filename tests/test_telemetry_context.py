@@ -10,7 +10,7 @@ import pytest
 
 import ai
 from config import Settings
-from scheduler import Runner, register_job_handler, unregister_job_handler
+from scheduler import JobRegistry, Runner
 from tests.job_helpers import FakeClock, insert_jobs, seed_client
 
 pytestmark = pytest.mark.anyio
@@ -95,7 +95,12 @@ async def test_a_task_changing_its_source_does_not_change_its_parents():
 
 
 @pytest.fixture
-def probe():
+def registry() -> JobRegistry:
+    return JobRegistry()
+
+
+@pytest.fixture
+def probe(registry):
     seen: list[dict] = []
 
     async def record(ctx) -> None:
@@ -112,17 +117,16 @@ def probe():
             }
         )
 
-    register_job_handler(PROBE, record, replace=True)
-    yield seen
-    unregister_job_handler(PROBE)
+    registry.register(PROBE, record)
+    return seen
 
 
 async def test_inside_a_job_the_source_is_the_jobs_also_across_threads_and_then_restored(
-    database, store, db_path, probe
+    database, store, db_path, probe, registry
 ):
     client_id = seed_client(database)
     [job_id] = insert_jobs(database, client_id, job_type=PROBE, lead_id=None)
-    runner = Runner(store, Settings(db_path=str(db_path)), clock=FakeClock())
+    runner = Runner(store, Settings(db_path=str(db_path)), registry=registry, clock=FakeClock())
     with ai.ai_telemetry_source(CRON):  # as in the cron route
         result = await runner.run_pass()
         assert ai.current_source() == CRON  # the outer source is back
@@ -138,19 +142,24 @@ async def test_inside_a_job_the_source_is_the_jobs_also_across_threads_and_then_
     assert ai.current_job() is None
 
 
-async def test_the_job_context_carries_the_attempt_number(database, store, db_path, probe):
+async def test_the_job_context_carries_the_attempt_number(
+    database, store, db_path, probe, registry
+):
     client_id = seed_client(database)
     [job_id] = insert_jobs(database, client_id, job_type=PROBE, attempts=2)
-    runner = Runner(store, Settings(db_path=str(db_path)), clock=FakeClock())
+    runner = Runner(store, Settings(db_path=str(db_path)), registry=registry, clock=FakeClock())
     await runner.run_pass()
     assert probe[0]["job"].attempt == 3
     assert probe[0]["job"].job_id == job_id
 
 
-async def test_the_main_loop_runs_jobs_in_their_source_too(database, store, db_path, probe):
+async def test_the_main_loop_runs_jobs_in_their_source_too(
+    database, store, db_path, probe, registry
+):
     client_id = seed_client(database)
     insert_jobs(database, client_id, job_type=PROBE)
-    runner = Runner(store, Settings(db_path=str(db_path), job_poll_seconds=0.02))
+    settings = Settings(db_path=str(db_path), job_poll_seconds=0.02)
+    runner = Runner(store, settings, registry=registry)
     with ai.ai_telemetry_source("lifespan"):  # the loop's own context does not leak in
         await runner.start()
     try:

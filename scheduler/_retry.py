@@ -1,0 +1,192 @@
+"""The retry policy: how one attempt of a job ends, decided by a pure function, and the counts.
+
+:func:`decide` maps what a handler did (its return value or its exception) to a
+:class:`Decision`: the :class:`db.JobResult` to write, the :class:`Outcome` to count once it
+is written, and the log line that says why. It reads no clock and writes nothing; ``now`` and
+``rng`` (the jitter, called only when a failure is retried) are given.
+
+- returned (``None`` or :class:`Skipped`) → SUCCEEDED; counted ``succeeded`` (``skipped``);
+- :class:`RetryJobAt`, or :class:`ai.AIRetryableError` with ``retry_after`` → PENDING at that
+  time (never before ``now``), ``snoozes + 1``, not a failure; counted ``retried``. After
+  :data:`MAX_SNOOZES` of them: FAILED ``gave up after 20 rate-limit retries: <reason>``;
+- any other exception → PENDING at now + :func:`backoff_seconds` (failures, jitter), counted
+  ``retried``; or FAILED ``<Type>: <message>`` when the failures (``attempts - snoozes``)
+  reach ``max_attempts``;
+- :class:`UnknownJobType` (no handler for the type) → FAILED ``unknown job type <TYPE>``.
+
+Two outcomes never come from :func:`decide`: ``lost`` (the fenced write found the claim taken
+away, or the result could not be written) and ``released`` (shutdown cancelled the attempt; the
+runner puts the job back to PENDING, not a failure).
+
+:func:`write_retrying` is the runner's own retry policy for its writes: a few tries while the
+database cannot take them, then :class:`db.DatabaseUnavailable` goes to the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+import db
+from ai import AIRetryableError
+from db import JobResult
+from db.vocab import FAILED, PENDING, SUCCEEDED
+from scheduler._registry import RetryJobAt, Skipped
+
+log = logging.getLogger("leadhook.jobs")
+
+MAX_BACKOFF_SECONDS = 15 * 60
+MAX_SNOOZES = 20
+WRITE_TIMEOUT_SECONDS = 10.0
+WRITE_RETRIES = 5
+
+
+class Outcome(StrEnum):
+    """How a claim ended, as counted in :class:`PassResult`."""
+
+    SUCCEEDED = "succeeded"
+    SKIPPED = "skipped"  # SUCCEEDED without work (message vanished, outbound, ...)
+    FAILED = "failed"
+    RETRIED = "retried"  # PENDING again for a later attempt (backoff or a retry request)
+    LOST = "lost"  # the claim was taken away before the result was written: nothing written
+    RELEASED = "released"  # interrupted by shutdown, PENDING again
+
+
+class UnknownJobType(Exception):
+    """No handler is registered for the job's type (what :func:`decide` is told then)."""
+
+    def __init__(self, job_type: str) -> None:
+        super().__init__(f"unknown job type {job_type}")
+        self.job_type = job_type
+
+
+class Note(NamedTuple):
+    """A decision's log line: ``log.log(level, message, *args, exc_info=exc_info)``."""
+
+    level: int
+    message: str
+    args: tuple = ()
+    exc_info: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to write for one attempt and what to count once it is written."""
+
+    result: JobResult
+    outcome: Outcome
+    note: Note | None = None
+
+
+def backoff_seconds(failures: int, jitter: float) -> float:
+    """Delay before retrying after the ``failures``-th failure: min(15 min, 2^n s + jitter)."""
+    return min(float(MAX_BACKOFF_SECONDS), 2.0 ** min(max(failures, 1), 20) + jitter)
+
+
+def decide(job: dict, exc_or_result: object, now: datetime, rng: Callable[[], float]) -> Decision:
+    """The end of one attempt of ``job`` (a claimed row); see the module docstring."""
+    if isinstance(exc_or_result, UnknownJobType):
+        note = Note(logging.ERROR, "job %s: unknown job type %s", (job["id"], job["type"]))
+        return Decision(JobResult(FAILED, str(exc_or_result)), Outcome.FAILED, note)
+    if isinstance(exc_or_result, RetryJobAt):
+        return _snooze(job, exc_or_result.when, exc_or_result.reason, now)
+    if isinstance(exc_or_result, AIRetryableError) and exc_or_result.retry_after is not None:
+        return _snooze(job, float(exc_or_result.retry_after), f"{exc_or_result}", now)
+    if isinstance(exc_or_result, BaseException):
+        return _failure(job, exc_or_result, now, rng)
+    skipped = isinstance(exc_or_result, Skipped)
+    return Decision(JobResult(SUCCEEDED), Outcome.SKIPPED if skipped else Outcome.SUCCEEDED)
+
+
+def _failure(job: dict, exc: BaseException, now: datetime, rng: Callable[[], float]) -> Decision:
+    failures = job["attempts"] - job.get("snoozes", 0)
+    error = f"{type(exc).__name__}: {exc}"
+    ids = (job["id"], job["type"], job["attempts"])
+    if failures >= job["max_attempts"]:
+        message = "job %s %s failed for good (attempt %s, %d failures of %d): %s"
+        note = Note(logging.WARNING, message, (*ids, failures, job["max_attempts"], error), exc)
+        return Decision(JobResult(FAILED, error), Outcome.FAILED, note)
+    delay = backoff_seconds(failures, rng())
+    message = "job %s %s attempt %s failed, retrying in %.1fs: %s"
+    note = Note(logging.WARNING, message, (*ids, delay, error), exc)
+    run_at = db.iso(now + timedelta(seconds=delay))
+    return Decision(JobResult(PENDING, error, run_at), Outcome.RETRIED, note)
+
+
+def _snooze(job: dict, when: datetime | float, reason: str, now: datetime) -> Decision:
+    if job.get("snoozes", 0) >= MAX_SNOOZES:
+        error = f"gave up after {MAX_SNOOZES} rate-limit retries: {reason}"
+        return Decision(JobResult(FAILED, error), Outcome.FAILED)
+    run_at = now + timedelta(seconds=when) if isinstance(when, int | float) else when
+    run_at = max(run_at, now)
+    message = "job %s %s attempt %s asks to run again at %s: %s"
+    note = Note(
+        logging.INFO, message, (job["id"], job["type"], job["attempts"], db.iso(run_at), reason)
+    )
+    return Decision(JobResult(PENDING, reason, db.iso(run_at), snooze=True), Outcome.RETRIED, note)
+
+
+@dataclass
+class PassResult:
+    """What a runner pass did (the cron route's counts)."""
+
+    released_stale: int = 0  # RUNNING jobs of dead runners taken back (or failed)
+    processed: int = 0  # jobs claimed and run
+    succeeded: int = 0  # SUCCEEDED, including skipped
+    failed: int = 0  # FAILED: attempts used up, unknown type, too many retry requests
+    retried: int = 0  # back to PENDING for a later attempt (backoff or a retry request)
+    skipped: int = 0  # SUCCEEDED without work (message vanished, outbound, ...)
+    lost: int = 0  # claim lost before the result was written: nothing written
+    released: int = 0  # interrupted by shutdown, PENDING again
+    remaining: int = 0  # due PENDING jobs after the pass
+
+    def record(self, outcome: Outcome) -> None:
+        """Count one claim's outcome (a skipped job counts as succeeded too)."""
+        match outcome:
+            case Outcome.SUCCEEDED:
+                self.succeeded += 1
+            case Outcome.SKIPPED:
+                self.skipped += 1
+                self.succeeded += 1
+            case Outcome.FAILED:
+                self.failed += 1
+            case Outcome.RETRIED:
+                self.retried += 1
+            case Outcome.LOST:
+                self.lost += 1
+            case Outcome.RELEASED:
+                self.released += 1
+
+    def as_json(self) -> dict[str, int]:
+        """The cron route's counts, camelCase."""
+        return {
+            "releasedStale": self.released_stale,
+            "processed": self.processed,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "retried": self.retried,
+            "skipped": self.skipped,
+            "remaining": self.remaining,
+        }
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+async def write_retrying(operation: Callable[..., Any]) -> Any:
+    """A runner write (``operation(timeout=...)``, a store method): retried a few times
+    while the database cannot take it."""
+    for attempt in range(WRITE_RETRIES):
+        try:
+            return await operation(timeout=WRITE_TIMEOUT_SECONDS)
+        except db.DatabaseUnavailable as exc:
+            if attempt == WRITE_RETRIES - 1:
+                raise
+            log.warning("job write refused (%s), retrying", exc)
+            await asyncio.sleep(min(2**attempt, 10) * 0.5)
+    raise AssertionError("unreachable")
