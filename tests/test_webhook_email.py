@@ -10,7 +10,7 @@ import pytest
 import ai
 import db
 from db.sqlite import ops
-from handlers._email_common import html_to_text, parse_when, sent_at_iso
+from handlers._payload import html_to_text, parse_when, sent_at_iso
 from tests.conftest import all_counts, assert_rejected, load_payload, rows
 
 PATH = "/api/webhooks/email"
