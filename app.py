@@ -16,14 +16,7 @@ from litestar.openapi import OpenAPIConfig
 import ai
 import db
 from config import Settings
-from handlers import (
-    WEBHOOK_CONTROLLERS,
-    CronController,
-    HealthController,
-    TelemetryController,
-    TokenCache,
-    error_response,
-)
+from handlers import ROUTES, WEBHOOK_ROUTES, TokenCache, error_response
 from scheduler import scheduler_lifespan
 
 log = logging.getLogger("leadhook")
@@ -75,11 +68,11 @@ def create_app(
     ai_prices = ai.PriceTable.from_json(settings.ai_prices_json)
     webhooks = Router(
         path="/",
-        route_handlers=WEBHOOK_CONTROLLERS,
+        route_handlers=WEBHOOK_ROUTES,
         request_max_body_size=settings.max_body_bytes,
     )
     return Litestar(
-        route_handlers=[webhooks, HealthController, CronController, TelemetryController],
+        route_handlers=[webhooks, *ROUTES],
         lifespan=[
             store_lifespan_factory(settings),
             ai_lifespan_factory(ai_prices),

@@ -1,28 +1,19 @@
-"""HTTP route handlers: one controller per area. Only ``app.py`` imports this package."""
+"""HTTP routes. Only ``app.py`` imports this package.
 
-from handlers._common import TokenCache, error_response
+``WEBHOOK_ROUTES``: the five provider webhooks (one flow, :mod:`handlers._webhook`; app.py
+mounts them under the body-size limit). ``ROUTES``: health, the cron pass and the telemetry
+report. ``error_response`` is the app's exception handler; ``TokenCache`` goes on
+``app.state.token_cache``.
+"""
+
+from handlers import email, ghl, instantly, linkedin, smartlead
+from handlers._auth import TokenCache
+from handlers._errors import error_response
 from handlers.cron import CronController
-from handlers.email import EmailWebhookController
-from handlers.ghl import GhlSmsController
 from handlers.health import HealthController
-from handlers.instantly import InstantlyWebhookController
-from handlers.linkedin import LinkedInWebhookController
-from handlers.smartlead import SmartLeadWebhookController
 from handlers.telemetry import TelemetryController
 
-WEBHOOK_CONTROLLERS = [
-    GhlSmsController,
-    EmailWebhookController,
-    LinkedInWebhookController,
-    SmartLeadWebhookController,
-    InstantlyWebhookController,
-]
+WEBHOOK_ROUTES = [ghl.route, email.route, linkedin.route, smartlead.route, instantly.route]
+ROUTES = [HealthController, CronController, TelemetryController]
 
-__all__ = [
-    "WEBHOOK_CONTROLLERS",
-    "CronController",
-    "HealthController",
-    "TelemetryController",
-    "TokenCache",
-    "error_response",
-]
+__all__ = ["ROUTES", "WEBHOOK_ROUTES", "TokenCache", "error_response"]

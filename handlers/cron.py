@@ -13,12 +13,10 @@ waited for).
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
 from litestar import Controller, Request, route
-from litestar.connection import ASGIConnection
 from litestar.exceptions import (
     ClientException,
     NotAuthorizedException,
@@ -27,29 +25,13 @@ from litestar.exceptions import (
 
 import db
 from ai import ai_telemetry_source
+from handlers._auth import bearer_matches
 
 log = logging.getLogger("leadhook.cron")
 
 PATH = "/api/cron/background-jobs"
 DEFAULT_LIMIT, MAX_LIMIT = 20, 500
 DEFAULT_BUDGET_SECONDS, MAX_BUDGET_SECONDS = 25.0, 300.0
-
-
-def cron_authorized(connection: ASGIConnection, secret: str | None) -> bool:
-    """True when the request carries ``secret``; always False when no secret is configured."""
-    if not secret:
-        return False
-    given: list[str] = []
-    auth = connection.headers.get("authorization", "")
-    if auth[:7].lower() == "bearer ":
-        given.append(auth[7:].strip())
-    header = connection.headers.get("x-cron-secret")
-    if header is not None:
-        given.append(header.strip())
-    wanted = secret.encode("utf-8")
-    # Compare every candidate (no early exit on the first match).
-    matches = [hmac.compare_digest(g.encode("utf-8"), wanted) for g in given]
-    return any(matches)
 
 
 def _number(request: Request, name: str, default: float, low: float, high: float) -> float:
@@ -78,7 +60,7 @@ class CronController(Controller):
             state = request.app.state
             if not state.settings.cron_secret:
                 log.warning("cron route called but LEADHOOK_CRON_SECRET is not set: disabled")
-            if not cron_authorized(request, state.settings.cron_secret):
+            if not bearer_matches(request, state.settings.cron_secret, header="x-cron-secret"):
                 raise NotAuthorizedException("Unauthorized")
             limit = int(_number(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT))
             budget = _number(

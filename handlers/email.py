@@ -1,6 +1,7 @@
 """Email platform (EmailBison / Inboxxia) events: ``POST /api/webhooks/email``.
 
-``event.workspace_id`` (a number or a string) must be the token's ``email_workspace_id``.
+``event.workspace_id`` (a number or a string) must be the token's ``email_workspace_id``
+(403, checked after the event's own fields are present).
 
 - ``LEAD_REPLIED``, ``LEAD_INTERESTED``, ``UNTRACKED_REPLY_RECEIVED``: an inbound email keyed by
   ``email_reply_id = data.reply.id``, job ``EMAIL_INBOUND_POST_PROCESS``.
@@ -16,31 +17,32 @@ ids ever collide, the delivery is refused with 409 rather than attached to the o
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-from litestar import Controller, Request, post
-from litestar.exceptions import ClientException
 
 import db
-from ai import ai_telemetry_source
-from db import LeadFields, NewMessage
-from handlers._common import authenticate, ingest, read_json_object, require_workspace
-from handlers._email_common import (
-    body_text,
-    first_text,
-    ignored,
-    sent_at_iso,
-    split_name,
-    text,
-    unsubscribe,
+from db import Client, LeadFields, NewMessage
+from handlers._payload import Scalar, body_text, first_text, sent_at_iso, split_name, text
+from handlers._webhook import (
+    Delivery,
+    Ignore,
+    StoreMessage,
+    Unsubscribe,
+    require,
+    require_workspace,
+    webhook_route,
 )
 
+if TYPE_CHECKING:
+    from config import Settings
+
 PATH = "/api/webhooks/email"
-Scalar = str | int | float | None
 REPLY_EVENTS = frozenset(("LEAD_REPLIED", "LEAD_INTERESTED", "UNTRACKED_REPLY_RECEIVED"))
 SENT_EVENT = "EMAIL_SENT"
 UNSUBSCRIBED_EVENT = "LEAD_UNSUBSCRIBED"
+LEAD_EMAIL = "lead email (data.lead.email)"
 
 
 class EmailEvent(msgspec.Struct, kw_only=True):
@@ -86,90 +88,80 @@ class EmailWebhook(msgspec.Struct, kw_only=True):
 
 
 def lead_fields(data: EmailData, fallback_email: str = "", full_name: str = "") -> LeadFields:
+    """``data.lead`` (400 without an email), its name else ``full_name``."""
     lead = data.lead or EmailLead()
     first, last = text(lead.first_name), text(lead.last_name)
     if not (first or last):
         first, last = (part or "" for part in split_name(full_name))
-    return LeadFields(email=text(lead.email) or fallback_email, first_name=first, last_name=last)
+    email = require(text(lead.email) or fallback_email, LEAD_EMAIL)
+    return LeadFields(email=email, first_name=first, last_name=last)
 
 
-class EmailWebhookController(Controller):
-    path = PATH
+def reply_message(reply: EmailReply, reply_id: str, client: Client, now: datetime) -> NewMessage:
+    return NewMessage(
+        client_id=client.id,
+        channel="email",
+        direction="inbound",
+        body=body_text(reply.text_body, reply.html_body),
+        subject=text(reply.email_subject) or None,
+        sent_at=sent_at_iso(now, reply.date_received, reply.created_at),
+        received_at=db.iso(now),
+        source="emailbison",
+        dedupe_column="email_reply_id",
+        dedupe_value=reply_id,
+        job_type=db.vocab.EMAIL_INBOUND_POST_PROCESS,
+    )
 
-    @post(status_code=200, summary="Email platform (EmailBison/Inboxxia) events")
-    async def receive(self, request: Request) -> dict[str, Any]:
-        with ai_telemetry_source(PATH):
-            return await self._receive(request)
 
-    async def _receive(self, request: Request) -> dict[str, Any]:
-        client = await authenticate(request)
-        payload = await read_json_object(request, EmailWebhook)
-        event = payload.event or EmailEvent()
-        event_type = text(event.type)
-        if not event_type:
-            raise ClientException("Missing event.type")
-        workspace_id = text(event.workspace_id)
-        if not workspace_id:
-            raise ClientException("Missing event.workspace_id")
-        data = payload.data or EmailData()
+def sent_message(
+    scheduled: ScheduledEmail, scheduled_id: str, client: Client, now: datetime
+) -> NewMessage:
+    return NewMessage(
+        client_id=client.id,
+        channel="email",
+        direction="outbound",
+        body=body_text(None, scheduled.email_body),
+        subject=text(scheduled.email_subject) or None,
+        sent_at=sent_at_iso(now, scheduled.sent_at),
+        received_at=db.iso(now),
+        source="emailbison",
+        dedupe_column="scheduled_email_id",
+        dedupe_value=scheduled_id,
+        job_type=None,
+    )
 
-        if event_type in REPLY_EVENTS:
-            reply = data.reply or EmailReply()
-            reply_id = text(reply.id)
-            if not reply_id:
-                raise ClientException("Missing data.reply.id")
-            lead = lead_fields(data, text(reply.from_email_address), text(reply.from_name))
-            if not lead.email:
-                raise ClientException("Missing lead email (data.lead.email)")
-            require_workspace(client.email_workspace_id, workspace_id, "event.workspace_id")
-            received_at = request.app.state.clock()
-            message = NewMessage(
-                client_id=client.id,
-                channel="email",
-                direction="inbound",
-                body=body_text(reply.text_body, reply.html_body),
-                subject=text(reply.email_subject) or None,
-                sent_at=sent_at_iso(received_at, reply.date_received, reply.created_at),
-                received_at=db.iso(received_at),
-                source="emailbison",
-                dedupe_column="email_reply_id",
-                dedupe_value=reply_id,
-                job_type=db.vocab.EMAIL_INBOUND_POST_PROCESS,
-            )
-            return await ingest(request, PATH, event_type, message, lead)
 
-        if event_type == SENT_EVENT:
-            scheduled = data.scheduled_email or ScheduledEmail()
-            scheduled_id = text(scheduled.id)
-            if not scheduled_id:
-                raise ClientException("Missing data.scheduled_email.id")
-            lead = lead_fields(data)
-            if not lead.email:
-                raise ClientException("Missing lead email (data.lead.email)")
-            require_workspace(client.email_workspace_id, workspace_id, "event.workspace_id")
-            received_at = request.app.state.clock()
-            message = NewMessage(
-                client_id=client.id,
-                channel="email",
-                direction="outbound",
-                body=body_text(None, scheduled.email_body),
-                subject=text(scheduled.email_subject) or None,
-                sent_at=sent_at_iso(received_at, scheduled.sent_at),
-                received_at=db.iso(received_at),
-                source="emailbison",
-                dedupe_column="scheduled_email_id",
-                dedupe_value=scheduled_id,
-                job_type=None,
-            )
-            return await ingest(request, PATH, event_type, message, lead)
+def parse(payload: EmailWebhook, client: Client, now: datetime, settings: Settings) -> Delivery:
+    """The delivery of one event (``now``: its receipt time). The workspace is checked
+    after the event's own 400s, before anything is built."""
+    event = payload.event or EmailEvent()
+    event_type = require(text(event.type), "event.type")
+    workspace_id = require(text(event.workspace_id), "event.workspace_id")
+    data = payload.data or EmailData()
+    reply = data.reply or EmailReply()
 
-        if event_type == UNSUBSCRIBED_EVENT:
-            reply = data.reply or EmailReply()
-            lead = lead_fields(data, first_text(reply.from_email_address))
-            if not lead.email:
-                raise ClientException("Missing lead email (data.lead.email)")
-            require_workspace(client.email_workspace_id, workspace_id, "event.workspace_id")
-            return await unsubscribe(request, PATH, event_type, client, lead)
-
+    def check_workspace() -> None:
         require_workspace(client.email_workspace_id, workspace_id, "event.workspace_id")
-        return ignored(event_type)
+
+    if event_type in REPLY_EVENTS:
+        reply_id = require(text(reply.id), "data.reply.id")
+        lead = lead_fields(data, text(reply.from_email_address), text(reply.from_name))
+        check_workspace()
+        return StoreMessage(event_type, reply_message(reply, reply_id, client, now), lead)
+    if event_type == SENT_EVENT:
+        scheduled = data.scheduled_email or ScheduledEmail()
+        scheduled_id = require(text(scheduled.id), "data.scheduled_email.id")
+        lead = lead_fields(data)
+        check_workspace()
+        return StoreMessage(event_type, sent_message(scheduled, scheduled_id, client, now), lead)
+    if event_type == UNSUBSCRIBED_EVENT:
+        lead = lead_fields(data, first_text(reply.from_email_address))
+        check_workspace()
+        return Unsubscribe(event_type, lead)
+    check_workspace()
+    return Ignore(event_type)
+
+
+route = webhook_route(
+    PATH, EmailWebhook, parse, summary="Email platform (EmailBison/Inboxxia) events"
+)

@@ -15,28 +15,20 @@ the client token alone identifies the workspace.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-from litestar import Controller, Request, post
-from litestar.exceptions import ClientException
 
 import db
-from ai import ai_telemetry_source
-from db import LeadFields, NewMessage
-from handlers._common import authenticate, ingest, read_json_object
-from handlers._email_common import (
-    body_text,
-    first_text,
-    ignored,
-    sent_at_iso,
-    split_name,
-    text,
-    unsubscribe,
-)
+from db import Client, LeadFields, NewMessage
+from handlers._payload import Scalar, body_text, first_text, raw_text, sent_at_iso, split_name, text
+from handlers._webhook import Delivery, Ignore, StoreMessage, Unsubscribe, require, webhook_route
+
+if TYPE_CHECKING:
+    from config import Settings
 
 PATH = "/api/webhooks/instantly"
-Scalar = str | int | float | None
 REPLY_EVENT = "reply_received"
 SENT_EVENT = "email_sent"
 UNSUBSCRIBED_EVENTS = frozenset(("lead_unsubscribed", "unsubscribed"))
@@ -66,11 +58,6 @@ class InstantlyWebhook(msgspec.Struct, kw_only=True):
     reply_html: Any = None
 
 
-def raw_text(value: Scalar) -> str:
-    """A scalar as sent (not trimmed, not parsed); "" when missing."""
-    return "" if value is None else str(value)
-
-
 def reply_handle(email_id: str, email_account: str, timestamp: str) -> str:
     joined = "|".join((email_id, email_account, timestamp))
     return "instantly:" + hashlib.sha256(joined.encode("utf-8")).hexdigest()[:32]
@@ -84,72 +71,55 @@ def lead_fields(payload: InstantlyWebhook, email: str) -> LeadFields:
     return LeadFields(email=email, first_name=first, last_name=last)
 
 
-class InstantlyWebhookController(Controller):
-    path = PATH
+def reply_message(
+    payload: InstantlyWebhook, email_id: str, client: Client, now: datetime
+) -> NewMessage:
+    handle = reply_handle(email_id, text(payload.email_account), raw_text(payload.timestamp))
+    return NewMessage(
+        client_id=client.id,
+        channel="email",
+        direction="inbound",
+        body=body_text(payload.reply_text, payload.reply_html),
+        subject=text(payload.reply_subject) or None,
+        sent_at=sent_at_iso(now, payload.timestamp),
+        received_at=db.iso(now),
+        source="instantly",
+        dedupe_column="email_reply_id",
+        dedupe_value=handle,
+        job_type=db.vocab.INSTANTLY_INBOUND_POST_PROCESS,
+    )
 
-    @post(status_code=200, summary="Instantly events")
-    async def receive(self, request: Request) -> dict[str, Any]:
-        with ai_telemetry_source(PATH):
-            return await self._receive(request)
 
-    async def _receive(self, request: Request) -> dict[str, Any]:
-        client = await authenticate(request)
-        payload = await read_json_object(request, InstantlyWebhook)
-        event_type = first_text(payload.event_type, payload.type)
-        if not event_type:
-            raise ClientException("Missing event_type")
-        email = first_text(payload.lead_email, payload.contact_email, payload.email)
-        received_at = request.app.state.clock()
+def sent_message(
+    payload: InstantlyWebhook, email_id: str, client: Client, now: datetime
+) -> NewMessage:
+    return NewMessage(
+        client_id=client.id,
+        channel="email",
+        direction="outbound",
+        body=body_text(payload.email_text, payload.email_html),
+        subject=text(payload.email_subject) or None,
+        sent_at=sent_at_iso(now, payload.timestamp),
+        received_at=db.iso(now),
+        source="instantly",
+        dedupe_column="scheduled_email_id",
+        dedupe_value="instantly:" + email_id,
+        job_type=None,
+    )
 
-        if event_type == REPLY_EVENT:
-            email_id = text(payload.email_id)
-            if not email_id:
-                raise ClientException("Missing email_id")
-            if not email:
-                raise ClientException("Missing lead_email")
-            handle = reply_handle(
-                email_id, text(payload.email_account), raw_text(payload.timestamp)
-            )
-            message = NewMessage(
-                client_id=client.id,
-                channel="email",
-                direction="inbound",
-                body=body_text(payload.reply_text, payload.reply_html),
-                subject=text(payload.reply_subject) or None,
-                sent_at=sent_at_iso(received_at, payload.timestamp),
-                received_at=db.iso(received_at),
-                source="instantly",
-                dedupe_column="email_reply_id",
-                dedupe_value=handle,
-                job_type=db.vocab.INSTANTLY_INBOUND_POST_PROCESS,
-            )
-            return await ingest(request, PATH, event_type, message, lead_fields(payload, email))
 
-        if event_type == SENT_EVENT:
-            email_id = text(payload.email_id)
-            if not email_id:
-                raise ClientException("Missing email_id")
-            if not email:
-                raise ClientException("Missing lead_email")
-            message = NewMessage(
-                client_id=client.id,
-                channel="email",
-                direction="outbound",
-                body=body_text(payload.email_text, payload.email_html),
-                subject=text(payload.email_subject) or None,
-                sent_at=sent_at_iso(received_at, payload.timestamp),
-                received_at=db.iso(received_at),
-                source="instantly",
-                dedupe_column="scheduled_email_id",
-                dedupe_value="instantly:" + email_id,
-                job_type=None,
-            )
-            return await ingest(request, PATH, event_type, message, lead_fields(payload, email))
+def parse(payload: InstantlyWebhook, client: Client, now: datetime, settings: Settings) -> Delivery:
+    """The delivery of one event (``now``: its receipt time)."""
+    event_type = require(first_text(payload.event_type, payload.type), "event_type")
+    email = first_text(payload.lead_email, payload.contact_email, payload.email)
+    if event_type in (REPLY_EVENT, SENT_EVENT):
+        email_id = require(text(payload.email_id), "email_id")
+        lead = lead_fields(payload, require(email, "lead_email"))
+        build = reply_message if event_type == REPLY_EVENT else sent_message
+        return StoreMessage(event_type, build(payload, email_id, client, now), lead)
+    if event_type in UNSUBSCRIBED_EVENTS:
+        return Unsubscribe(event_type, lead_fields(payload, require(email, "lead_email")))
+    return Ignore(event_type)
 
-        if event_type in UNSUBSCRIBED_EVENTS:
-            if not email:
-                raise ClientException("Missing lead_email")
-            lead = lead_fields(payload, email)
-            return await unsubscribe(request, PATH, event_type, client, lead)
 
-        return ignored(event_type)
+route = webhook_route(PATH, InstantlyWebhook, parse, summary="Instantly events")

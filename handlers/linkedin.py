@@ -8,9 +8,10 @@ Unipile's documented flat shape: ``event``, ``account_id``, ``message_id``, ``me
 - ``message_received``: a message keyed by ``unipile_message_id``. Sent by the lead: inbound,
   job ``LINKEDIN_INBOUND_POST_PROCESS``. Sent by the account itself (from another device;
   ``sender.attendee_provider_id == account_info.user_id``): outbound, no job, filed under the
-  other attendee.
-  An own message whose other person cannot be told (no single other attendee) is ignored.
-- anything else (reactions, read receipts, ...): ``200 {"success": true, "ignored": true}``.
+  other attendee. An own message whose other person cannot be told (no single other
+  attendee) is ignored, with ``"reason": "no_lead"``.
+- anything else (reactions, read receipts, ...): ``200 {"success": true, "ignored": true,
+  "eventType": ...}``.
 
 Unipile redelivers when it has no 200 within 30 s: the route does one committed write
 (bounded by the write timeout, 8 s) and nothing else slow.
@@ -18,21 +19,28 @@ Unipile redelivers when it has no 200 within 30 s: the route does one committed 
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import msgspec
-from litestar import Controller, Request, post
-from litestar.exceptions import ClientException
 
 import db
-from ai import ai_telemetry_source
-from db import LeadFields, NewMessage
-from handlers._common import authenticate, ingest, read_json_object, require_workspace
-from handlers._email_common import sent_at_iso, split_name, text
+from db import Client, LeadFields, NewMessage
+from handlers._payload import Scalar, sent_at_iso, split_name, text
+from handlers._webhook import (
+    Delivery,
+    Ignore,
+    StoreMessage,
+    require,
+    require_workspace,
+    webhook_route,
+)
+
+if TYPE_CHECKING:
+    from config import Settings
 
 PATH = "/api/webhooks/linkedin"
-Scalar = str | int | float | None
 MESSAGE_EVENT = "message_received"
 
 
@@ -120,54 +128,45 @@ def counterpart(payload: UnipileWebhook, own_id: str) -> Attendee | None:
     return others[0] if len(others) == 1 else None
 
 
-class LinkedInWebhookController(Controller):
-    path = PATH
+def parse(payload: UnipileWebhook, client: Client, now: datetime, settings: Settings) -> Delivery:
+    """The delivery of one event (``now``: its receipt time)."""
+    event = require(event_name(payload.event), "event")
+    account_id = require(text(payload.account_id), "account_id")
 
-    @post(status_code=200, summary="LinkedIn messages through Unipile")
-    async def receive(self, request: Request) -> dict[str, Any]:
-        with ai_telemetry_source(PATH):
-            return await self._receive(request)
-
-    async def _receive(self, request: Request) -> dict[str, Any]:
-        client = await authenticate(request)
-        payload = await read_json_object(request, UnipileWebhook)
-        event = event_name(payload.event)
-        if not event:
-            raise ClientException("Missing event")
-        account_id = text(payload.account_id)
-        if not account_id:
-            raise ClientException("Missing account_id")
-        if event != MESSAGE_EVENT:
-            require_workspace(client.unipile_account_id, account_id, "account_id")
-            return {"success": True, "ignored": True, "eventType": event}
-
-        message_id = text(payload.message_id)
-        if not message_id:
-            raise ClientException("Missing message_id")
-        sender = payload.sender or Attendee()
-        own_id = text(payload.account_info.user_id) if payload.account_info else ""
-        outbound = bool(own_id) and text(sender.attendee_provider_id) == own_id
-        person = counterpart(payload, own_id) if outbound else sender
-        lead = lead_fields(person) if person is not None else None
-        if lead is not None and not (lead.linkedin_id or lead.linkedin_url):
-            raise ClientException("Missing sender.attendee_provider_id")
+    def check_workspace() -> None:
         require_workspace(client.unipile_account_id, account_id, "account_id")
-        if lead is None:
-            # Sent by the account in a chat whose other person we cannot tell (a group chat,
-            # no attendees): nothing to file it under, and a retry would not help.
-            return {"success": True, "ignored": True, "eventType": event, "reason": "no_lead"}
 
-        received_at = request.app.state.clock()
-        message = NewMessage(
-            client_id=client.id,
-            channel="linkedin",
-            direction="outbound" if outbound else "inbound",
-            body=message_text(payload.message),
-            sent_at=sent_at_iso(received_at, payload.timestamp),
-            received_at=db.iso(received_at),
-            source="unipile",
-            dedupe_column="unipile_message_id",
-            dedupe_value=message_id,
-            job_type=None if outbound else db.vocab.LINKEDIN_INBOUND_POST_PROCESS,
-        )
-        return await ingest(request, PATH, event, message, lead)
+    if event != MESSAGE_EVENT:
+        check_workspace()
+        return Ignore(event)
+
+    message_id = require(text(payload.message_id), "message_id")
+    sender = payload.sender or Attendee()
+    own_id = text(payload.account_info.user_id) if payload.account_info else ""
+    outbound = bool(own_id) and text(sender.attendee_provider_id) == own_id
+    person = counterpart(payload, own_id) if outbound else sender
+    lead = lead_fields(person) if person is not None else None
+    if lead is not None:
+        require(lead.linkedin_id or lead.linkedin_url or "", "sender.attendee_provider_id")
+    check_workspace()
+    if lead is None:
+        # Sent by the account in a chat whose other person we cannot tell (a group chat,
+        # no attendees): nothing to file it under, and a retry would not help.
+        return Ignore(event, "no_lead")
+
+    message = NewMessage(
+        client_id=client.id,
+        channel="linkedin",
+        direction="outbound" if outbound else "inbound",
+        body=message_text(payload.message),
+        sent_at=sent_at_iso(now, payload.timestamp),
+        received_at=db.iso(now),
+        source="unipile",
+        dedupe_column="unipile_message_id",
+        dedupe_value=message_id,
+        job_type=None if outbound else db.vocab.LINKEDIN_INBOUND_POST_PROCESS,
+    )
+    return StoreMessage(event, message, lead)
+
+
+route = webhook_route(PATH, UnipileWebhook, parse, summary="LinkedIn messages through Unipile")

@@ -19,31 +19,27 @@ workspace.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-from litestar import Controller, Request, post
-from litestar.exceptions import ClientException, NotAuthorizedException
+from litestar import Request
+from litestar.exceptions import NotAuthorizedException
 
 import db
-from ai import ai_telemetry_source
 from db import Client, LeadFields, NewMessage
-from handlers._common import authenticate, ingest, read_json_object, token_from
-from handlers._email_common import (
-    body_text,
-    first_text,
-    ignored,
-    sent_at_iso,
-    split_name,
-    text,
-    unsubscribe,
-)
+from handlers._auth import Caller, authenticate, token_from
+from handlers._payload import Scalar, body_text, first_text, sent_at_iso, split_name, text
+from handlers._webhook import Delivery, Ignore, StoreMessage, Unsubscribe, require, webhook_route
+
+if TYPE_CHECKING:
+    from config import Settings
 
 PATH = "/api/webhooks/smartlead"
-Scalar = str | int | float | None
 REPLY_EVENT = "EMAIL_REPLY"
 SENT_EVENT = "EMAIL_SENT"
 UNSUBSCRIBED_EVENT = "LEAD_UNSUBSCRIBED"
+LEAD_EMAIL = "lead email (sl_lead_email)"
 
 
 class SmartLeadEmail(msgspec.Struct, kw_only=True):
@@ -85,14 +81,14 @@ class _SecretKey(msgspec.Struct):
     secret_key: Any = None
 
 
-async def smartlead_client(request: Request) -> Client:
+async def smartlead_caller(request: Request) -> Caller:
     """The client token from a header or ``?token=``; if there is none, the body's
     ``secret_key`` (the body is read within the size limit, 413 past it). Either way it is
-    resolved like every client token (:func:`handlers._common.authenticate`: hashed, and
+    resolved like every client token (:func:`handlers._auth.authenticate`: hashed, and
     re-checked in the write's transaction); 401 otherwise, before anything is stored."""
     token = token_from(request)
     if token is None:
-        raw = await request.body()  # cached: the handler reads the same bytes
+        raw = await request.body()  # cached: the route decodes the same bytes
         try:
             secret = msgspec.json.decode(raw, type=_SecretKey).secret_key
         except (msgspec.DecodeError, msgspec.ValidationError):
@@ -144,77 +140,68 @@ def reply_body(payload: SmartLeadWebhook) -> str:
     )
 
 
-class SmartLeadWebhookController(Controller):
-    path = PATH
+def reply_message(
+    payload: SmartLeadWebhook, handle: str, client: Client, now: datetime
+) -> NewMessage:
+    reply = payload.reply_message or SmartLeadEmail()
+    return NewMessage(
+        client_id=client.id,
+        channel="email",
+        direction="inbound",
+        body=reply_body(payload),
+        subject=text(payload.subject) or None,
+        sent_at=sent_at_iso(now, reply.time, payload.time_replied, payload.event_timestamp),
+        received_at=db.iso(now),
+        source="smartlead",
+        dedupe_column="email_reply_id",
+        dedupe_value=handle,
+        job_type=db.vocab.SMARTLEAD_INBOUND_POST_PROCESS,
+    )
 
-    @post(status_code=200, summary="SmartLead events (token in a header or as secret_key)")
-    async def receive(self, request: Request) -> dict[str, Any]:
-        with ai_telemetry_source(PATH):
-            return await self._receive(request)
 
-    async def _receive(self, request: Request) -> dict[str, Any]:
-        client = await smartlead_client(request)
-        payload = await read_json_object(request, SmartLeadWebhook)
-        event_type = text(payload.event_type)
-        if not event_type:
-            raise ClientException("Missing event_type")
-        received_at = request.app.state.clock()
+def sent_message(
+    payload: SmartLeadWebhook, stats_id: str, client: Client, now: datetime
+) -> NewMessage:
+    sent = payload.sent_message or SmartLeadEmail()
+    return NewMessage(
+        client_id=client.id,
+        channel="email",
+        direction="outbound",
+        body=body_text(sent.text, sent.html) or body_text(None, payload.sent_message_body),
+        subject=text(payload.subject) or None,
+        sent_at=sent_at_iso(now, sent.time, payload.time_sent, payload.event_timestamp),
+        received_at=db.iso(now),
+        source="smartlead",
+        dedupe_column="scheduled_email_id",
+        dedupe_value="smartlead:" + stats_id,
+        job_type=None,
+    )
 
-        if event_type == REPLY_EVENT:
-            email = lead_email(payload)
-            handle = reply_handle(payload, email)
-            if handle is None:
-                raise ClientException("Missing reply_message.message_id (or stats_id)")
-            if not email:
-                raise ClientException("Missing lead email (sl_lead_email)")
-            reply = payload.reply_message or SmartLeadEmail()
-            message = NewMessage(
-                client_id=client.id,
-                channel="email",
-                direction="inbound",
-                body=reply_body(payload),
-                subject=text(payload.subject) or None,
-                sent_at=sent_at_iso(
-                    received_at, reply.time, payload.time_replied, payload.event_timestamp
-                ),
-                received_at=db.iso(received_at),
-                source="smartlead",
-                dedupe_column="email_reply_id",
-                dedupe_value=handle,
-                job_type=db.vocab.SMARTLEAD_INBOUND_POST_PROCESS,
-            )
-            return await ingest(request, PATH, event_type, message, lead_fields(payload, email))
 
-        if event_type == SENT_EVENT:
-            stats_id = text(payload.stats_id)
-            if not stats_id:
-                raise ClientException("Missing stats_id")
-            email = lead_email(payload)
-            if not email:
-                raise ClientException("Missing lead email (sl_lead_email)")
-            sent = payload.sent_message or SmartLeadEmail()
-            message = NewMessage(
-                client_id=client.id,
-                channel="email",
-                direction="outbound",
-                body=body_text(sent.text, sent.html) or body_text(None, payload.sent_message_body),
-                subject=text(payload.subject) or None,
-                sent_at=sent_at_iso(
-                    received_at, sent.time, payload.time_sent, payload.event_timestamp
-                ),
-                received_at=db.iso(received_at),
-                source="smartlead",
-                dedupe_column="scheduled_email_id",
-                dedupe_value="smartlead:" + stats_id,
-                job_type=None,
-            )
-            return await ingest(request, PATH, event_type, message, lead_fields(payload, email))
+def parse(payload: SmartLeadWebhook, client: Client, now: datetime, settings: Settings) -> Delivery:
+    """The delivery of one event (``now``: its receipt time)."""
+    event_type = require(text(payload.event_type), "event_type")
+    if event_type == REPLY_EVENT:
+        email = lead_email(payload)
+        handle = require(
+            reply_handle(payload, email) or "", "reply_message.message_id (or stats_id)"
+        )
+        lead = lead_fields(payload, require(email, LEAD_EMAIL))
+        return StoreMessage(event_type, reply_message(payload, handle, client, now), lead)
+    if event_type == SENT_EVENT:
+        stats_id = require(text(payload.stats_id), "stats_id")
+        lead = lead_fields(payload, require(lead_email(payload), LEAD_EMAIL))
+        return StoreMessage(event_type, sent_message(payload, stats_id, client, now), lead)
+    if event_type == UNSUBSCRIBED_EVENT:
+        lead = lead_fields(payload, require(lead_email(payload), LEAD_EMAIL))
+        return Unsubscribe(event_type, lead)
+    return Ignore(event_type)
 
-        if event_type == UNSUBSCRIBED_EVENT:
-            email = lead_email(payload)
-            if not email:
-                raise ClientException("Missing lead email (sl_lead_email)")
-            lead = lead_fields(payload, email)
-            return await unsubscribe(request, PATH, event_type, client, lead)
 
-        return ignored(event_type)
+route = webhook_route(
+    PATH,
+    SmartLeadWebhook,
+    parse,
+    summary="SmartLead events (token in a header or as secret_key)",
+    authenticate=smartlead_caller,
+)

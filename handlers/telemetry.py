@@ -13,7 +13,6 @@ only calls made at or after it. Answers ``{"success": true, "by", "since", "grou
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from litestar import Controller, Request, get
@@ -23,20 +22,11 @@ from litestar.handlers import BaseRouteHandler
 from litestar.params import FromQuery
 
 import db
-
-
-def admin_authorized(connection: ASGIConnection, token: str | None) -> bool:
-    """True when the request carries ``Bearer <token>``; always False with no token set."""
-    if not token:
-        return False
-    auth = connection.headers.get("authorization", "")
-    if auth[:7].lower() != "bearer ":
-        return False
-    return hmac.compare_digest(auth[7:].strip().encode("utf-8"), token.encode("utf-8"))
+from handlers._auth import bearer_matches
 
 
 async def admin_token_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    if not admin_authorized(connection, connection.app.state.settings.admin_token):
+    if not bearer_matches(connection, connection.app.state.settings.admin_token):
         raise NotAuthorizedException("Unauthorized")
 
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from handlers.ghl import ghl_sms_dedupe_key, normalize_body, parse_timestamp, resolve_sent_at
+from handlers._payload import parse_when
+from handlers.ghl import DATE_FORMATS, ghl_sms_dedupe_key, normalize_body, resolve_sent_at
 
 VECTOR = (
     "client-123",
@@ -87,8 +88,8 @@ def test_normalize_body():
         ("", None),
     ],
 )
-def test_parse_timestamp_naive_is_utc(raw, expected):
-    assert parse_timestamp(raw) == expected
+def test_ghl_dates_parse_naive_as_utc(raw, expected):
+    assert parse_when(raw, DATE_FORMATS) == expected
 
 
 RECEIVED = datetime(2026, 1, 18, 10, 5, tzinfo=UTC)

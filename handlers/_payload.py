@@ -1,30 +1,38 @@
-"""What the email-platform, LinkedIn, SmartLead and Instantly routes share.
+"""Reading provider payloads: scalars as text, lenient timestamps, names, HTML bodies.
 
-Payload helpers (scalars to text, lenient timestamps, HTML to text, names) and two of the
-endings of a route: mark a lead unsubscribed, or ignore an event type (the third, storing a
-message, is :func:`handlers._common.ingest`). The routes themselves only validate and map.
+Providers send ids as numbers or strings and times in many spellings; these helpers never
+raise on a strange value, they give "" or None and the route decides (usually a 400 through
+:func:`handlers._webhook.require`, or the receipt time).
+
+Two readings of a scalar, because dedupe keys depend on the exact text: :func:`raw_text` is
+the value as sent (GoHighLevel's content key, Instantly's timestamp), :func:`text` is trimmed
+with integral floats as integers (ids: ``12345``, ``"12345"`` and ``12345.0`` are one id).
 """
 
 from __future__ import annotations
 
-import logging
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from typing import Any
 
-from litestar import Request
-
 import db
-from db import Client, LeadFields
-from handlers._common import write
 
-log = logging.getLogger("leadhook.webhooks")
+Scalar = str | int | float | None
+"""A payload field that providers send as a number or a string (booleans are rejected)."""
 
 # A number above this is an epoch in milliseconds, below it in seconds (year 2001 in ms).
 _EPOCH_MS_THRESHOLD = 1e12
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def raw_text(value: Any) -> str:
+    """A payload scalar as sent, untouched ("" for missing, booleans and containers)."""
+    if value is None or isinstance(value, dict | list | bool):
+        return ""
+    return str(value)
 
 
 def text(value: Any) -> str:
@@ -33,11 +41,9 @@ def text(value: Any) -> str:
     Ids arrive as numbers or strings depending on the provider; both give the same text
     (``12345`` and ``"12345"`` are ``"12345"``; an integral float ``12345.0`` too).
     """
-    if value is None or isinstance(value, dict | list | bool):
-        return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    return raw_text(value).strip()
 
 
 def first_text(*values: Any) -> str:
@@ -57,32 +63,55 @@ def split_name(full_name: str) -> tuple[str | None, str | None]:
     return parts[0], " ".join(parts[1:]) or None
 
 
-def parse_when(value: Any) -> datetime | None:
+def parse_when(value: Any, formats: Sequence[str] = ()) -> datetime | None:
     """A lenient parse of a provider's timestamp, as an aware UTC datetime, or None.
 
-    Accepts ISO-8601 (``Z``, offsets, date only; naive means UTC), RFC 2822 dates, and epoch
-    numbers or numeric strings (above 1e12 milliseconds, else seconds).
+    Always ISO-8601 (``Z``, offsets, date only); naive times are UTC. Then, without
+    ``formats``: RFC 2822 dates, and epoch numbers or numeric strings (above 1e12
+    milliseconds, else seconds). With ``formats`` (a provider that writes its own layouts,
+    e.g. GoHighLevel's ``1/18/2026 3:04 PM``): those ``strptime`` formats in order, runs of
+    whitespace read as one space, and nothing else.
     """
     if value is None or isinstance(value, bool | dict | list):
         return None
-    raw = value.strip() if isinstance(value, str) else value
-    if raw == "":
-        return None
+    if isinstance(value, str):
+        value = " ".join(value.split()) if formats else value.strip()
+        if value == "":
+            return None
     try:
-        if isinstance(raw, int | float) or _NUMBER.fullmatch(raw):
-            number = float(raw)
-            if number > _EPOCH_MS_THRESHOLD:
-                number /= 1000
-            return datetime.fromtimestamp(number, UTC)
-        try:
-            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = parsedate_to_datetime(raw)
+        parsed = _from_layouts(value, formats) if formats else _from_common(value)
     except (ValueError, TypeError, OverflowError, OSError, IndexError):
+        return None
+    if parsed is None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def _from_common(value: str | int | float) -> datetime:
+    if isinstance(value, int | float) or _NUMBER.fullmatch(value):
+        number = float(value)
+        if number > _EPOCH_MS_THRESHOLD:
+            number /= 1000
+        return datetime.fromtimestamp(number, UTC)
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return parsedate_to_datetime(value)
+
+
+def _from_layouts(value: str, formats: Sequence[str]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    for fmt in formats:
+        try:
+            return datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    return None
 
 
 def sent_at_iso(received_at: datetime, *candidates: Any) -> str:
@@ -150,17 +179,3 @@ def body_text(plain: Any, html: Any = None) -> str:
     if found:
         return found
     return html_to_text(html) if isinstance(html, str) else ""
-
-
-def ignored(event_type: str) -> dict[str, Any]:
-    return {"success": True, "ignored": True, "eventType": event_type}
-
-
-async def unsubscribe(
-    request: Request, route: str, event_type: str, client: Client, lead: LeadFields
-) -> dict[str, Any]:
-    """Blacklist the lead (created if unknown); idempotent."""
-    now = db.iso(request.app.state.clock())
-    lead_id = await write(request, "unsubscribe", lead, now)
-    log.info("%s event=%s client=%s lead=%s blacklisted", route, event_type, client.id, lead_id)
-    return {"success": True, "leadId": lead_id, "status": db.vocab.BLACKLISTED}

@@ -1,0 +1,214 @@
+"""The one flow every webhook route runs, built by :func:`webhook_route`.
+
+In order, all inside the telemetry source named by the route's path (DESIGN.md: a webhook's
+outer source is its path, so anything the write starts is attributed to it):
+
+1. authenticate: the client token, before the body is read (401);
+2. read the body (413 past the limit) and decode it into the route's payload struct (400);
+3. ``parse(payload, client, now, settings)``: the provider's pure mapping to a
+   :data:`Delivery`; it raises the 400s (:func:`require`) and the 403
+   (:func:`require_workspace`) in the provider's own order;
+4. carry the delivery out: store the message exactly once with its job
+   (:class:`StoreMessage`), blacklist a lead (:class:`Unsubscribe`), or nothing
+   (:class:`Ignore`);
+5. answer with JSON (200).
+
+A write refused because the token was revoked meanwhile is a 401, one the database cannot
+take in time a 429 with ``Retry-After: 30``, a dedupe value stored for another client a 409.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
+from litestar import Request, post
+from litestar.exceptions import (
+    ClientException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+)
+from litestar.handlers import HTTPRouteHandler
+
+import db
+from ai import ai_telemetry_source
+from db import Client, LeadFields, NewMessage
+from handlers._auth import Caller, authenticate
+from handlers._errors import Conflict, TooManyRequests
+
+if TYPE_CHECKING:
+    from config import Settings
+
+log = logging.getLogger("leadhook.webhooks")
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class StoreMessage:
+    """Store ``message`` exactly once, with ``lead`` matched or created and its job."""
+
+    event_type: str
+    message: NewMessage
+    lead: LeadFields
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    """Blacklist ``lead`` (created if unknown); idempotent."""
+
+    event_type: str
+    lead: LeadFields
+
+
+@dataclass(frozen=True)
+class Ignore:
+    """Store nothing and answer 200 ``{"success", "ignored", "eventType"?, "reason"?}``."""
+
+    event_type: str | None = None
+    reason: str | None = None
+
+    def answer(self) -> dict[str, Any]:
+        answer: dict[str, Any] = {"success": True, "ignored": True}
+        if self.event_type is not None:
+            answer["eventType"] = self.event_type
+        if self.reason is not None:
+            answer["reason"] = self.reason
+        return answer
+
+
+Delivery = StoreMessage | Unsubscribe | Ignore
+Parse = Callable[[P, Client, datetime, "Settings"], Delivery]
+Authenticate = Callable[[Request], Awaitable[Caller]]
+
+
+def require(value: str, what: str) -> str:
+    """``value`` if it is not blank; else 400 ``Missing <what>``."""
+    if not value:
+        raise ClientException(f"Missing {what}")
+    return value
+
+
+def require_workspace(expected: str | None, given: str, what: str) -> None:
+    """The payload's workspace id must be the token's workspace (403 otherwise)."""
+    if expected is None or str(expected) != str(given):
+        raise PermissionDeniedException(f"{what} {given!r} does not belong to this client token")
+
+
+def webhook_route(
+    path: str,
+    struct: type[P],
+    parse: Parse[P],
+    *,
+    summary: str,
+    authenticate: Authenticate = authenticate,
+) -> HTTPRouteHandler:
+    """The ``POST path`` route of one provider (see the module docstring for the flow)."""
+
+    async def receive(request: Request) -> dict[str, Any]:
+        with ai_telemetry_source(path):
+            caller = await authenticate(request)
+            payload = await read_payload(request, struct)
+            state = request.app.state
+            delivery = parse(payload, caller.client, state.clock(), state.settings)
+            return await deliver(request, path, caller, delivery)
+
+    return post(path, status_code=200, summary=summary)(receive)
+
+
+async def read_payload(request: Request, struct: type[P]) -> P:
+    """Read the body (413 past the limit) and decode it into ``struct`` (400 if it isn't one)."""
+    raw = await request.body()
+    try:
+        return msgspec.json.decode(raw, type=struct, strict=False)
+    except msgspec.ValidationError as exc:
+        if str(exc).startswith("Expected `object`, got") and " - at `" not in str(exc):
+            raise ClientException("Body must be a JSON object") from None
+        raise ClientException(f"Invalid payload: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise ClientException(f"Body is not valid JSON: {exc}") from None
+
+
+async def deliver(request: Request, path: str, caller: Caller, delivery: Delivery) -> dict:
+    match delivery:
+        case StoreMessage():
+            return await store_message(request, path, caller, delivery)
+        case Unsubscribe():
+            return await unsubscribe(request, path, caller, delivery)
+        case Ignore():
+            return delivery.answer()
+
+
+async def store_message(
+    request: Request, path: str, caller: Caller, delivery: StoreMessage
+) -> dict[str, Any]:
+    """Store the message exactly once with its job (one commit), wake the runner for a new
+    job, and answer ``{"success", "deduped", "messageId", "leadId", "jobEnqueued"}``."""
+    message, event = delivery.message, delivery.event_type
+    try:
+        result = await write(request, caller, "ingest", message, delivery.lead)
+    except db.DedupeConflict as exc:
+        log.warning("%s %s: %s", path, event, exc)
+        raise Conflict("This message id is already stored for another client") from None
+    if result.job_enqueued:
+        wake_runner(request)
+    log.debug(  # one line per delivery: LEADHOOK_LOG_LEVEL=DEBUG shows them
+        "%s event=%s client=%s %s message=%s lead=%s deduped=%s job_enqueued=%s",
+        path,
+        event,
+        message.client_id,
+        message.direction,
+        result.message_id,
+        result.lead_id,
+        result.deduped,
+        result.job_enqueued,
+    )
+    return {
+        "success": True,
+        "deduped": result.deduped,
+        "messageId": result.message_id,
+        "leadId": result.lead_id,
+        "jobEnqueued": result.job_enqueued,
+    }
+
+
+async def unsubscribe(
+    request: Request, path: str, caller: Caller, delivery: Unsubscribe
+) -> dict[str, Any]:
+    """Blacklist the lead (created if unknown); idempotent."""
+    now = db.iso(request.app.state.clock())
+    lead_id = await write(request, caller, "unsubscribe", delivery.lead, now)
+    client_id = caller.client.id
+    log.info(
+        "%s event=%s client=%s lead=%s blacklisted", path, delivery.event_type, client_id, lead_id
+    )
+    return {"success": True, "leadId": lead_id, "status": db.vocab.BLACKLISTED}
+
+
+async def write(request: Request, caller: Caller, operation: str, *args: Any) -> Any:
+    """Run the store's ``operation(client_id, token_hash, *args)`` (``ingest`` or
+    ``unsubscribe``: each re-checks the caller's token in its own transaction); 401 if the
+    token was revoked meanwhile, 429 if the database cannot take the write in time."""
+    state = request.app.state
+    method = getattr(state.store, operation)
+    try:
+        return await method(
+            caller.client.id,
+            caller.token_hash,
+            *args,
+            timeout=state.settings.write_timeout_seconds,
+        )
+    except db.TokenRevoked:
+        raise NotAuthorizedException("Invalid client token") from None
+    except db.DatabaseUnavailable as exc:
+        log.warning("write refused, answering 429: %s", exc)
+        raise TooManyRequests("Database busy, retry later", headers={"Retry-After": "30"}) from None
+
+
+def wake_runner(request: Request) -> None:
+    wake = getattr(request.app.state, "wake_runner", None)
+    if wake is not None:
+        wake()
