@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 import db
+import postprocess
 from ai.client import create_client as create_ai_client
 from scheduler import (
     MAINTENANCE_TASKS,
@@ -143,7 +144,10 @@ def ingest(store, workspace, *, direction: str = "inbound", key: str = "m1", **f
 
 def runner_for(store, settings, clock=None) -> Runner:
     clock = clock or FakeClock(START + timedelta(seconds=1))
-    services = SimpleNamespace(ai=create_ai_client(settings, store, clock=clock))
+    ai_client = create_ai_client(
+        settings, store, clock=clock, offline_answers=postprocess.OFFLINE_ANSWERS
+    )
+    services = SimpleNamespace(ai=ai_client)
     return Runner(store, settings, clock=clock, services=services)
 
 
