@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 
 import ai
 import db
+import postprocess
 from config import Settings
 from handlers import ROUTES, WEBHOOK_ROUTES, TokenCache, error_response
 from scheduler import scheduler_lifespan
@@ -47,7 +48,13 @@ def ai_lifespan_factory(prices: ai.PriceTable):
     async def ai_lifespan(app: Litestar) -> AsyncIterator[None]:
         """The AI client on ``app.state.ai``; its telemetry is flushed before the store closes."""
         state = app.state
-        client = ai.create_client(state.settings, state.store, clock=state.clock, prices=prices)
+        client = ai.create_client(
+            state.settings,
+            state.store,
+            clock=state.clock,
+            prices=prices,
+            offline_answers=postprocess.OFFLINE_ANSWERS,
+        )
         state.ai = client
         log.info("AI provider %s, model %s", client.provider.name, client.model)
         try:

@@ -1,15 +1,20 @@
-"""The AI client and its telemetry context.
+"""The AI client library and its telemetry context; no business rules live here.
 
 - :mod:`ai.context`: the telemetry source and job context every AI row is attributed to;
 - :mod:`ai.client`: :class:`AIClient` (one ``ai_interactions`` row per call),
   :func:`create_client` (provider, model and prices from the settings);
+- :mod:`ai._types`: :class:`Prompt` and the other values the client and providers share;
+- :mod:`ai._openai`: :class:`OpenAIProvider` (the ``openai`` package, loaded on first use);
+- :mod:`ai.offline`: :class:`OfflineProvider`, answers handed in by feature id;
 - :mod:`ai.prices`: the price table and ``LEADHOOK_AI_PRICES_JSON``;
-- :mod:`ai.offline`: the deterministic local provider;
-- :mod:`ai.postprocess`: :func:`post_process_inbound` and :func:`score_lead`, the job
-  handlers' entry points.
+- :mod:`ai.errors`: what a call raises.
+
+What the product asks the model (prompts, validators, offline answers) is ``postprocess/``.
 """
 
-from ai.client import AIClient, AIResult, Completion, Prompt, Usage, create_client
+from ai._openai import OpenAIProvider
+from ai._types import AIResult, Prompt
+from ai.client import AIClient, create_client
 from ai.context import (
     JobContext,
     ai_telemetry_source,
@@ -21,7 +26,7 @@ from ai.context import (
     run_in_thread,
 )
 from ai.errors import AIError, AIRequestError, AIResponseError, AIRetryableError
-from ai.postprocess import post_process_inbound, score_lead
+from ai.offline import OfflineProvider
 from ai.prices import PriceTable
 
 __all__ = [
@@ -31,11 +36,11 @@ __all__ = [
     "AIResponseError",
     "AIResult",
     "AIRetryableError",
-    "Completion",
     "JobContext",
+    "OfflineProvider",
+    "OpenAIProvider",
     "PriceTable",
     "Prompt",
-    "Usage",
     "ai_telemetry_source",
     "ai_telemetry_source_if_unset",
     "create_client",
@@ -43,7 +48,5 @@ __all__ = [
     "current_source",
     "job_context",
     "normalize_source",
-    "post_process_inbound",
     "run_in_thread",
-    "score_lead",
 ]

@@ -1,8 +1,8 @@
 """The AI client: one JSON completion per call, and one ``ai_interactions`` row per call.
 
-:class:`AIClient` sends a :class:`Prompt` to its provider (OpenAI-compatible Chat
-Completions through the ``openai`` package, or the deterministic :mod:`ai.offline`
-provider), parses the answer as a JSON object, validates it, and records the call:
+:class:`AIClient` sends a :class:`~ai.Prompt` to its provider (OpenAI-compatible Chat
+Completions, :mod:`ai._openai`, or the local :mod:`ai.offline` provider), parses the answer
+as a JSON object, validates it, and records the call:
 
 - ``source``: the ``source=`` argument when given, else :func:`ai.current_source`;
 - the job (``background_job_id``, ``job_attempt``) from :func:`ai.current_job`, and its
@@ -14,15 +14,17 @@ provider), parses the answer as a JSON object, validates it, and records the cal
   usage is unknown (a success without usage, a timeout, a connection error), and 0.0 when
   the provider answered an HTTP error (nothing billed) or the provider is offline.
 
-The row is handed to the store's group-commit writer without waiting for its commit (a few
-microseconds on the call path); a failure to store it is logged and never fails the call.
-:meth:`AIClient.flush` waits until every row submitted so far is committed.
+The row is handed to the store (``Store.submit_interaction``) without waiting for its commit
+(a few microseconds on the call path); a failure to store it is logged and never fails the
+call. :meth:`AIClient.flush` waits until every row submitted so far is committed.
 
 Errors: a failed call records a ``status='error'`` row and raises
 :class:`~ai.errors.AIRetryableError` (429 with ``retry_after`` from ``Retry-After``, 408,
 409, 5xx, timeouts, connection errors), :class:`~ai.errors.AIResponseError` (output that is
 not a JSON object or fails validation) or :class:`~ai.errors.AIRequestError` (other 4xx).
 The client never retries: the job runner does.
+
+:func:`create_client` picks the provider, model and prices from the settings.
 """
 
 from __future__ import annotations
@@ -35,176 +37,20 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
-
-import openai
+from typing import Any, NamedTuple
 
 import db
+from ai._openai import DEFAULT_MODEL, DEFAULT_TIMEOUT_SECONDS, OpenAIProvider
+from ai._types import AIResult, Completion, Prompt, Provider, Usage
 from ai.context import current_job, current_source, normalize_source
-from ai.errors import AIError, AIRequestError, AIResponseError, AIRetryableError
+from ai.errors import AIResponseError
+from ai.offline import Answer, OfflineProvider
 from ai.prices import PriceTable, cost_usd
 
 log = logging.getLogger("leadhook.ai")
 
 API_TYPE = "chat_completions"
-DEFAULT_MODEL = "gpt-4o-mini"
-DEFAULT_TIMEOUT_SECONDS = 30.0
 MAX_ERROR_MESSAGE = 1000
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """One request: what it is for, the two chat messages, and structured input.
-
-    ``context`` carries the same input as data (message text, channel, first name,
-    transcript, ...) for the offline provider, which does not read prose.
-    """
-
-    feature_id: str
-    prompt_key: str
-    system: str
-    user: str
-    context: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Usage:
-    input_tokens: int | None = None
-    cached_input_tokens: int | None = None
-    output_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    total_tokens: int | None = None
-
-
-@dataclass(frozen=True)
-class Completion:
-    content: str | None
-    response_model: str | None
-    usage: Usage
-
-
-@dataclass(frozen=True)
-class AIResult:
-    """A successful call: the validated value, the raw JSON object and the telemetry row."""
-
-    value: Any
-    data: dict[str, Any]
-    interaction: dict[str, Any]
-
-
-class Provider(Protocol):
-    name: str  # 'openai' | 'offline', stored as ``provider``
-    model: str  # the requested model, stored as ``model``
-    free: bool  # known to cost nothing (cost_usd 0.0 rather than a price lookup)
-
-    async def complete(self, prompt: Prompt) -> Completion: ...
-
-    async def close(self) -> None: ...
-
-
-# -- OpenAI-compatible Chat Completions ------------------------------------------------------
-
-
-def _retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
-    if not headers:
-        return None
-    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        raw = headers.get(name)
-        if raw is None:
-            continue
-        try:
-            seconds = float(raw) / divisor
-        except ValueError:
-            continue
-        if seconds >= 0 and seconds != float("inf"):
-            return seconds
-    raw = headers.get("retry-after")
-    if raw:
-        try:
-            when = parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is not None:
-            return max(0.0, (when - db.utcnow()).total_seconds())
-    return None
-
-
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _usage(raw: Any) -> Usage:
-    """Chat Completions ``usage``; compatible servers may omit it or its details (NULL)."""
-    if raw is None:
-        return Usage()
-    prompt_details = getattr(raw, "prompt_tokens_details", None)
-    completion_details = getattr(raw, "completion_tokens_details", None)
-    return Usage(
-        input_tokens=_int_or_none(getattr(raw, "prompt_tokens", None)),
-        cached_input_tokens=_int_or_none(getattr(prompt_details, "cached_tokens", None)),
-        output_tokens=_int_or_none(getattr(raw, "completion_tokens", None)),
-        reasoning_tokens=_int_or_none(getattr(completion_details, "reasoning_tokens", None)),
-        total_tokens=_int_or_none(getattr(raw, "total_tokens", None)),
-    )
-
-
-class OpenAIProvider:
-    """``openai.AsyncOpenAI`` Chat Completions in JSON mode, with the SDK's retries off."""
-
-    name = "openai"
-    free = False
-
-    def __init__(
-        self,
-        *,
-        model: str,
-        api_key: str | None,
-        base_url: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT_SECONDS,
-    ) -> None:
-        self.model = model
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
-        )
-
-    async def complete(self, prompt: Prompt) -> Completion:
-        try:
-            response = await self._client.chat.completions.create(
-                model=self.model,
-                messages=[
-                    {"role": "system", "content": prompt.system},
-                    {"role": "user", "content": prompt.user},
-                ],
-                response_format={"type": "json_object"},
-            )
-        except openai.APITimeoutError as exc:
-            raise AIRetryableError(f"timeout: {exc}") from exc
-        except openai.APIConnectionError as exc:
-            raise AIRetryableError(f"connection error: {exc}") from exc
-        except openai.APIStatusError as exc:
-            status = exc.status_code
-            message = f"HTTP {status}: {exc.message}"
-            if status in (408, 409, 429) or status >= 500:
-                retry_after = _retry_after(exc.response.headers)
-                raise AIRetryableError(
-                    message, retry_after=retry_after, status_code=status
-                ) from exc
-            raise AIRequestError(message, status_code=status) from exc
-        except openai.APIResponseValidationError as exc:
-            raise AIResponseError(f"invalid response: {exc}") from exc
-        choices = response.choices or []
-        content = choices[0].message.content if choices else None
-        return Completion(
-            content=content, response_model=response.model or None, usage=_usage(response.usage)
-        )
-
-    async def close(self) -> None:
-        await self._client.close()
-
-
-# -- the client ------------------------------------------------------------------------------
 
 
 def parse_json_object(content: str | None) -> dict[str, Any]:
@@ -225,9 +71,48 @@ def parse_json_object(content: str | None) -> dict[str, Any]:
     return data
 
 
+def _validated(validate: Callable[[dict[str, Any]], Any] | None, data: dict[str, Any]) -> Any:
+    if validate is None:
+        return data
+    try:
+        return validate(data)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AIResponseError(f"invalid answer: {exc}") from exc
+
+
 def _error_text(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}".strip()
     return text if len(text) <= MAX_ERROR_MESSAGE else text[: MAX_ERROR_MESSAGE - 1] + "…"
+
+
+def _given_or(given: int | None, fallback: int | None) -> int | None:
+    return given if given is not None else fallback
+
+
+class _Attribution(NamedTuple):
+    """What the caller said the call is for; None means "from the context"."""
+
+    source: str | None = None
+    client_id: int | None = None
+    lead_id: int | None = None
+    message_id: int | None = None
+
+
+@dataclass
+class _Call:
+    """One provider call as it is recorded: what was asked, for whom, what came back."""
+
+    prompt: Prompt
+    attribution: _Attribution
+    created_at: str
+    started: float = field(default_factory=time.perf_counter)
+    completion: Completion | None = None
+    latency_ms: int | None = None
+
+    def stop(self) -> None:
+        """Take the latency of the provider call (the first stop counts)."""
+        if self.latency_ms is None:
+            self.latency_ms = round((time.perf_counter() - self.started) * 1000)
 
 
 class AIClient:
@@ -272,103 +157,81 @@ class AIClient:
         :class:`~ai.errors.AIResponseError` (or ``ValueError``/``KeyError``/``TypeError``)
         when the object is unusable; the call is then an ``error`` row.
         """
-        created_at = self.now()
-        started = time.perf_counter()
-        completion: Completion | None = None
+        attribution = _Attribution(source, client_id, lead_id, message_id)
+        call = _Call(prompt, attribution, created_at=self.now())
         try:
-            completion = await self.provider.complete(prompt)
-            latency_ms = round((time.perf_counter() - started) * 1000)
-            data = parse_json_object(completion.content)
-            try:
-                value = validate(data) if validate is not None else data
-            except (ValueError, KeyError, TypeError) as exc:
-                raise AIResponseError(f"invalid answer: {exc}") from exc
+            call.completion = await self.provider.complete(prompt)
+            call.stop()
+            data = parse_json_object(call.completion.content)
+            value = _validated(validate, data)
         except (Exception, asyncio.CancelledError) as exc:
-            if completion is None:
-                latency_ms = round((time.perf_counter() - started) * 1000)
-            self._record(
-                prompt,
-                completion,
-                created_at=created_at,
-                latency_ms=latency_ms,
-                error=exc,
-                explicit=(source, client_id, lead_id, message_id),
-            )
+            call.stop()
+            self._record(call, exc)
             raise
-        row = self._record(
-            prompt,
-            completion,
-            created_at=created_at,
-            latency_ms=latency_ms,
-            error=None,
-            explicit=(source, client_id, lead_id, message_id),
-        )
-        return AIResult(value=value, data=data, interaction=row)
+        return AIResult(value=value, data=data, interaction=self._record(call, None))
 
-    def interaction_row(
-        self,
-        prompt: Prompt,
-        completion: Completion | None,
-        *,
-        created_at: str,
-        latency_ms: int | None,
-        error: BaseException | None,
-        explicit: tuple[str | None, int | None, int | None, int | None] = (None,) * 4,
-    ) -> dict[str, Any]:
+    def _interaction_row(self, call: _Call, error: BaseException | None) -> dict[str, Any]:
         """The ``ai_interactions`` row for one call (not yet stored)."""
-        source, client_id, lead_id, message_id = explicit
-        job = current_job()
+        completion = call.completion
         usage = completion.usage if completion is not None else Usage()
-        response_model = completion.response_model if completion is not None else None
-        if self.provider.free:
-            cost: float | None = 0.0
-        else:
-            price = self.prices.lookup(self.provider.model, response_model)
-            cost = cost_usd(
-                price, usage.input_tokens, usage.cached_input_tokens, usage.output_tokens
-            )
-            refused = getattr(error, "status_code", None) is not None
-            if cost is None and price is not None and completion is None and refused:
-                cost = 0.0  # the provider answered an HTTP error: nothing is billed
         total = usage.total_tokens
         if total is None and (usage.input_tokens is not None or usage.output_tokens is not None):
             total = (usage.input_tokens or 0) + (usage.output_tokens or 0)
         return {
-            "source": normalize_source(source) or current_source(),
-            "client_id": client_id if client_id is not None else (job.client_id if job else None),
-            "lead_id": lead_id if lead_id is not None else (job.lead_id if job else None),
-            "message_id": (
-                message_id if message_id is not None else (job.message_id if job else None)
-            ),
-            "background_job_id": job.job_id if job else None,
-            "job_attempt": job.attempt if job else None,
-            "feature_id": prompt.feature_id,
-            "prompt_key": prompt.prompt_key,
+            **self._attribution(call.attribution),
+            "feature_id": call.prompt.feature_id,
+            "prompt_key": call.prompt.prompt_key,
             "provider": self.provider.name,
             "api_type": API_TYPE,
             "model": self.provider.model,
-            "response_model": response_model,
+            "response_model": completion.response_model if completion is not None else None,
             "input_tokens": usage.input_tokens,
             "cached_input_tokens": usage.cached_input_tokens,
             "output_tokens": usage.output_tokens,
             "reasoning_tokens": usage.reasoning_tokens,
             "total_tokens": total,
-            "latency_ms": latency_ms,
+            "latency_ms": call.latency_ms,
             "status": "error" if error is not None else "success",
             "error_message": _error_text(error) if error is not None else None,
-            "cost_usd": cost,
-            "created_at": created_at,
+            "cost_usd": self._cost(completion, usage, error),
+            "created_at": call.created_at,
         }
 
-    def _record(self, prompt: Prompt, completion: Completion | None, **kwargs: Any) -> dict:
-        """Submit the row to the writer without waiting; never raises."""
+    @staticmethod
+    def _attribution(explicit: _Attribution) -> dict[str, Any]:
+        """Source and ids: the explicit ones, else the telemetry context's."""
+        job = current_job()
+        return {
+            "source": normalize_source(explicit.source) or current_source(),
+            "client_id": _given_or(explicit.client_id, job and job.client_id),
+            "lead_id": _given_or(explicit.lead_id, job and job.lead_id),
+            "message_id": _given_or(explicit.message_id, job and job.message_id),
+            "background_job_id": job.job_id if job else None,
+            "job_attempt": job.attempt if job else None,
+        }
+
+    def _cost(
+        self, completion: Completion | None, usage: Usage, error: BaseException | None
+    ) -> float | None:
+        if self.provider.free:
+            return 0.0
+        response_model = completion.response_model if completion is not None else None
+        price = self.prices.lookup(self.provider.model, response_model)
+        cost = cost_usd(price, usage.input_tokens, usage.cached_input_tokens, usage.output_tokens)
+        refused = getattr(error, "status_code", None) is not None
+        if cost is None and price is not None and completion is None and refused:
+            return 0.0  # the provider answered an HTTP error: nothing is billed
+        return cost
+
+    def _record(self, call: _Call, error: BaseException | None) -> dict[str, Any]:
+        """Submit the row to the store without waiting; never raises."""
         row: dict[str, Any] = {}
         try:
-            row = self.interaction_row(prompt, completion, **kwargs)
+            row = self._interaction_row(call, error)
             future = self.store.submit_interaction(row)
         except Exception:
             self.records_failed += 1
-            log.exception("could not record AI interaction %s", prompt.feature_id)
+            log.exception("could not record AI interaction %s", call.prompt.feature_id)
             return row
         self.records_submitted += 1
         future.add_done_callback(self._recorded)
@@ -393,41 +256,45 @@ class AIClient:
         await self.provider.close()
 
 
+def _openai_provider(settings: Any) -> OpenAIProvider:
+    api_key = settings.openai_api_key
+    if not api_key:
+        if not settings.openai_base_url:
+            raise ValueError(
+                "LEADHOOK_AI_PROVIDER=openai needs OPENAI_API_KEY "
+                "(or OPENAI_BASE_URL for a server that takes no key)"
+            )
+        api_key = "unused"  # a compatible server that takes no key
+    return OpenAIProvider(
+        model=settings.ai_model or DEFAULT_MODEL,
+        api_key=api_key,
+        base_url=settings.openai_base_url,
+        timeout=settings.ai_timeout_seconds or DEFAULT_TIMEOUT_SECONDS,
+    )
+
+
 def create_client(
     settings: Any,
     store: db.Store,
     *,
     clock: Callable[[], datetime] = db.utcnow,
     prices: PriceTable | None = None,
+    offline_answers: Mapping[str, Answer] | None = None,
 ) -> AIClient:
     """The client ``settings`` ask for (``config.Settings``): provider, model, prices.
 
-    ValueError for an unknown provider, ``openai`` without a key or base URL, or an invalid
-    ``LEADHOOK_AI_PRICES_JSON``.
+    ``offline_answers`` are the answers of the offline provider (see :mod:`ai.offline`);
+    without them it knows no feature. ValueError for an unknown provider, ``openai`` without
+    a key or base URL, or an invalid ``LEADHOOK_AI_PRICES_JSON``.
     """
     if prices is None:
         prices = PriceTable.from_json(settings.ai_prices_json)
     provider_name = (settings.ai_provider or "offline").strip().lower()
     provider: Provider
     if provider_name == "offline":
-        from ai.offline import OfflineProvider
-
-        provider = OfflineProvider()
+        provider = OfflineProvider(offline_answers)
     elif provider_name == "openai":
-        api_key = settings.openai_api_key
-        if not api_key:
-            if not settings.openai_base_url:
-                raise ValueError(
-                    "LEADHOOK_AI_PROVIDER=openai needs OPENAI_API_KEY "
-                    "(or OPENAI_BASE_URL for a server that takes no key)"
-                )
-            api_key = "unused"  # a compatible server that takes no key
-        provider = OpenAIProvider(
-            model=settings.ai_model or DEFAULT_MODEL,
-            api_key=api_key,
-            base_url=settings.openai_base_url,
-            timeout=settings.ai_timeout_seconds or DEFAULT_TIMEOUT_SECONDS,
-        )
+        provider = _openai_provider(settings)
     else:
         raise ValueError(
             f"LEADHOOK_AI_PROVIDER must be 'openai' or 'offline', not {provider_name!r}"
@@ -438,13 +305,6 @@ def create_client(
 __all__ = [
     "API_TYPE",
     "AIClient",
-    "AIError",
-    "AIResult",
-    "Completion",
-    "OpenAIProvider",
-    "Prompt",
-    "Provider",
-    "Usage",
     "create_client",
     "parse_json_object",
 ]

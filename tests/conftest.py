@@ -256,6 +256,19 @@ def fake_openai():
         yield fake
 
 
+@pytest.fixture
+async def openai_client(store, fake_openai):
+    """An AI client (gpt-4o-mini, built-in prices) on the ``fake_openai`` server."""
+    import ai
+
+    provider = ai.OpenAIProvider(
+        model="gpt-4o-mini", api_key="sk-test", base_url=fake_openai.base_url
+    )
+    client = ai.AIClient(store, provider)
+    yield client
+    await client.close()
+
+
 @pytest.fixture(autouse=True)
 def _no_unattributed_ai_rows(request: pytest.FixtureRequest) -> Iterator[None]:
     """After each test that used ``db_path``: collect its ``ai_interactions`` rows whose

@@ -10,9 +10,10 @@ import pytest
 
 import ai
 import db
-from ai.client import AIClient, OpenAIProvider, Prompt, _retry_after, parse_json_object
-from ai.prices import BUILTIN_PRICES, Price, PriceTable, cost_usd, strip_date_suffix
-from config import Settings
+from ai import AIClient, OpenAIProvider, Prompt
+from ai._openai import retry_after_seconds
+from ai.client import parse_json_object
+from ai.prices import BUILTIN_PRICES, PriceTable
 from db.sqlite import ops
 from tests.fake_openai import usage
 
@@ -358,96 +359,20 @@ async def test_a_vanished_reference_is_stored_as_null(make_client, fake_openai, 
     assert (row["client_id"], row["lead_id"], row["message_id"]) == (None, None, None)
 
 
-# -- configuration ---------------------------------------------------------------------------
-
-
-async def test_create_client_uses_the_base_url_setting(store, fake_openai, database):
-    settings = Settings(
-        db_path=store.path,
-        ai_provider="openai",
-        openai_api_key="sk-test",
-        openai_base_url=fake_openai.base_url,
-        ai_model="gpt-4.1-mini",
-    )
-    client = ai.create_client(settings, store)
-    try:
-        with ai.ai_telemetry_source(SOURCE):
-            await client.complete_json(PROMPT)
-    finally:
-        await client.close()
-    [row] = await rows_after(client, database)
-    assert fake_openai.requests[0]["model"] == "gpt-4.1-mini"
-    assert (row["provider"], row["model"]) == ("openai", "gpt-4.1-mini")
-
-
-async def test_openai_base_url_from_the_environment(store, fake_openai, database, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
-    monkeypatch.delenv("LEADHOOK_AI_PROVIDER", raising=False)
-    settings = Settings.from_env(db_path=store.path)
-    assert settings.ai_provider == "openai"
-    client = ai.create_client(settings, store)
-    try:
-        with ai.ai_telemetry_source(SOURCE):
-            await client.complete_json(PROMPT)
-    finally:
-        await client.close()
-    assert fake_openai.headers[0]["authorization"] == "Bearer sk-env"
-
-
-def test_invalid_prices_json_is_a_clear_start_up_error(db_path):
-    from app import create_app
-
-    with pytest.raises(ValueError, match="LEADHOOK_AI_PRICES_JSON is not valid JSON"):
-        create_app(Settings(db_path=str(db_path), ai_prices_json="{gpt-4o: 1"))
-    with pytest.raises(ValueError, match=r"LEADHOOK_AI_PRICES_JSON: m\.output must be a number"):
-        PriceTable.from_json('{"m": {"input": 1, "output": "cheap"}}')
-    with pytest.raises(ValueError, match="needs 'output'"):
-        PriceTable.from_json('{"m": {"input": 1}}')
-    with pytest.raises(ValueError, match="unknown keys"):
-        PriceTable.from_json('{"m": {"input": 1, "output": 2, "cache": 1}}')
-
-
-def test_create_client_rejects_bad_provider_settings(store):
-    with pytest.raises(ValueError, match="must be 'openai' or 'offline'"):
-        ai.create_client(Settings(ai_provider="anthropic"), store)
-    with pytest.raises(ValueError, match="needs OPENAI_API_KEY"):
-        ai.create_client(Settings(ai_provider="openai"), store)
-
-
-# -- prices and parsing (units) --------------------------------------------------------------
-
-
-def test_price_lookup_exact_then_without_date_request_model_first():
-    table = PriceTable.from_json('{"gpt-4o-mini": {"input": 9, "output": 9}}')
-    assert table.lookup("gpt-4o-mini").input == 9  # the override wins
-    assert table.lookup("gpt-4o-mini").cached_input == 9  # defaults to input
-    assert table.lookup("gpt-4o-2024-08-06") == BUILTIN_PRICES["gpt-4o"]
-    assert table.lookup("unknown", "gpt-4.1-2025-04-14") == BUILTIN_PRICES["gpt-4.1"]
-    assert table.lookup("gpt-4.1", "gpt-4o") == BUILTIN_PRICES["gpt-4.1"]
-    assert table.lookup("unknown", None) is None
-    assert strip_date_suffix("gpt-4o-mini-2024-07-18") == "gpt-4o-mini"
-    assert strip_date_suffix("claude-3-5-sonnet-20240620") == "claude-3-5-sonnet"
-    assert strip_date_suffix("gpt-4o") == "gpt-4o"
-
-
-def test_cost_formula():
-    price = Price(input=2.0, cached_input=0.5, output=8.0)
-    assert cost_usd(price, 1_000_000, 250_000, 100_000) == pytest.approx(
-        750_000 * 2.0 / 1e6 + 250_000 * 0.5 / 1e6 + 100_000 * 8.0 / 1e6
-    )
-    assert cost_usd(price, 10, None, None) == pytest.approx(20 / 1e6)
-    assert cost_usd(None, 10, 0, 10) is None
-    assert cost_usd(price, None, None, None) is None
+# -- parsing (units) -----------------------------------------------------------------------
 
 
 def test_retry_after_header_forms():
-    assert _retry_after({"retry-after": "3"}) == 3.0
-    assert _retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
-    assert _retry_after({"retry-after": "soon"}) is None
+    assert retry_after_seconds({"retry-after": "3"}) == 3.0
+    assert retry_after_seconds({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+    assert retry_after_seconds({"retry-after": "soon"}) is None
     later = "Sun, 18 Jan 2099 10:00:00 GMT"
-    assert _retry_after({"retry-after": later}) > 1e9
-    assert _retry_after({}) is None
+    assert retry_after_seconds({"retry-after": later}) > 1e9
+    assert retry_after_seconds({}) is None
+    # an HTTP date counts from the clock given (else the current UTC time)
+    date = {"retry-after": "Sun, 18 Jan 2026 10:00:30 GMT"}
+    assert retry_after_seconds(date, now=datetime(2026, 1, 18, 10, 0, tzinfo=UTC)) == 30.0
+    assert retry_after_seconds(date, now=datetime(2026, 1, 18, 11, 0, tzinfo=UTC)) == 0.0
 
 
 def test_parse_json_object():

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 import db
+import postprocess
 from ai.client import create_client as create_ai_client
 from scheduler import JobsPort, Runner, register_maintenance
 from scheduler._maintenance import MAINTENANCE_TASKS, run_maintenance
@@ -141,7 +142,9 @@ def ingest(store, workspace, *, direction: str = "inbound", key: str = "m1", **f
 
 def runner_for(store, settings, clock=None) -> Runner:
     clock = clock or FakeClock(START + timedelta(seconds=1))
-    client = create_ai_client(settings, store, clock=clock)
+    client = create_ai_client(
+        settings, store, clock=clock, offline_answers=postprocess.OFFLINE_ANSWERS
+    )
     return Runner(store, settings, registry=JOB_HANDLERS, ai=client, clock=clock)
 
 

@@ -1,0 +1,159 @@
+"""What an inbound job and a scoring job do: the store reads and writes around the AI calls.
+
+The job handlers run these inside the job's telemetry source and job context
+(``ai.ai_telemetry_source``, ``ai.job_context``), so every AI row they cause is attributed
+to the job:
+
+- :func:`post_process_inbound` (``*_INBOUND_POST_PROCESS``): sentiment (fast paths without
+  AI, else ``sentiment.classify``), the lead's ``sentiment_tag`` and ``status``, and a reply
+  draft (``draft.generate.<channel>``) for Follow Up and the positive tags, at most one per
+  (trigger message, channel).
+- :func:`score_lead` (``LEAD_SCORING_POST_PROCESS``): fit, intent and overall scores 1–4
+  with a reasoning of at most 500 characters (``lead_scoring.score``).
+
+Both raise the AI client's errors: :class:`~ai.AIRetryableError` (retry the job, after
+``retry_after`` if set), :class:`~ai.AIResponseError` (the model's answer was unusable; its
+``error`` row is recorded) and :class:`~ai.AIRequestError`; and ``db.DatabaseUnavailable``
+when a write cannot be committed in time. They are safe to run again: a retried job
+re-classifies (one small call) but never pays for a draft twice.
+
+:data:`OFFLINE_ANSWERS` is what the offline provider answers each of these features with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import db
+from ai import AIClient
+from ai.offline import Answer
+from db.vocab import BLACKLIST_TAG
+from postprocess import drafts, scoring, sentiment
+
+OFFLINE_ANSWERS: Mapping[str, Answer] = MappingProxyType(
+    {
+        sentiment.FEATURE: sentiment.offline_answer,
+        drafts.FEATURE_PREFIX: drafts.offline_answer,
+        scoring.FEATURE: scoring.offline_answer,
+    }
+)
+
+
+async def _sentiment(ai_client: AIClient, message: dict, ids: dict) -> tuple[str, str]:
+    """``(tag, classified_by)``: by a fast-path rule, else by the model."""
+    tag = sentiment.fast_path_sentiment(message.get("body"), message.get("subject"))
+    if tag is not None:
+        return tag, "rule"
+    answer = await ai_client.complete_json(
+        sentiment.sentiment_prompt(message), validate=sentiment.validate_sentiment, **ids
+    )
+    return answer.value, "ai"
+
+
+async def post_process_inbound(
+    ai_client: AIClient, store: db.Store, message: dict, lead: dict
+) -> dict:
+    """Sentiment, lead status and (for Follow Up and the positive tags) a reply draft.
+
+    ``message`` and ``lead`` are their table rows (``Store.get_message``,
+    ``Store.get_lead``). Returns ``{"message_id", "lead_id", "sentiment_tag", "status",
+    "classified_by": "rule"|"ai"|None, "lead_updated", "draft_id", "draft_created",
+    "skipped"}``; ``sentiment_tag`` and ``status`` are this message's.
+
+    Nothing is done for an outbound message or a lead already blacklisted (an opt-out is
+    never undone by a later message; its drafts stay rejected). The lead keeps its tag and
+    status when it has a newer inbound message (``lead_updated`` is then False; see
+    ``Store.set_lead_sentiment``); the message still gets its draft. The draft is skipped
+    without an AI call when one exists for (message, channel), and inserted with ON
+    CONFLICT DO NOTHING, so retries and concurrent runs never make or pay for a second one.
+    """
+    message_id, lead_id, client_id = message["id"], lead["id"], message["client_id"]
+    result: dict[str, Any] = {
+        "message_id": message_id,
+        "lead_id": lead_id,
+        "sentiment_tag": lead.get("sentiment_tag"),
+        "status": lead.get("status"),
+        "classified_by": None,
+        "lead_updated": False,
+        "draft_id": None,
+        "draft_created": False,
+        "skipped": None,
+    }
+    if message.get("direction") != "inbound":
+        result["skipped"] = "not an inbound message"
+        return result
+    if scoring.disqualification(lead):
+        result["skipped"] = "lead is blacklisted"
+        return result
+    ids = {"client_id": client_id, "lead_id": lead_id, "message_id": message_id}
+
+    tag, result["classified_by"] = await _sentiment(ai_client, message, ids)
+    status = sentiment.status_for(tag)
+    updated = await store.set_lead_sentiment(
+        lead_id, tag, status, now=ai_client.now(), message_id=message_id
+    )
+    result.update(sentiment_tag=tag, status=status, lead_updated=updated)
+    if not updated and tag != BLACKLIST_TAG:
+        # Blacklisted meanwhile (never drafted to), or a newer reply set the lead's tag.
+        lead = await store.get_lead(lead_id) or lead
+        if scoring.disqualification(lead):
+            result["skipped"] = "lead is blacklisted"
+            return result
+
+    channel = message["channel"]
+    if not drafts.wants_draft(tag, channel):
+        return result
+    existing = await store.get_draft(message_id, channel)
+    if existing is not None:
+        result["draft_id"] = existing["id"]
+        return result
+    transcript = await store.recent_transcript(lead_id, drafts.TRANSCRIPT_FOR_DRAFT)
+    answer = await ai_client.complete_json(
+        drafts.draft_prompt(message, lead, tag, transcript),
+        validate=drafts.draft_validator(channel),
+        **ids,
+    )
+    draft_id, created = await store.insert_draft(
+        client_id, lead_id, message_id, channel, answer.value, now=ai_client.now()
+    )
+    result.update(draft_id=draft_id, draft_created=created)
+    return result
+
+
+async def score_lead(ai_client: AIClient, store: db.Store, lead: dict) -> dict:
+    """Score the lead (its ``leads`` row) from its last 20 messages; store and return the scores.
+
+    A Blacklist lead (tagged Blacklist, or blacklisted by an unsubscribe or bounce) gets
+    1/1/1 and "Disqualified: Blacklist" without an AI call. Returns ``{"lead_id",
+    "fit_score", "intent_score", "overall_score", "score_reasoning", "scored_at",
+    "disqualified", "skipped"}`` (``skipped`` is always None: the caller has the row).
+    """
+    lead_id = lead["id"]
+    reason = scoring.disqualification(lead)
+    if reason is not None:
+        scores = scoring.disqualified_scores(reason)
+    else:
+        transcript = await store.recent_transcript(lead_id, scoring.TRANSCRIPT_FOR_SCORING)
+        answer = await ai_client.complete_json(
+            scoring.scoring_prompt(lead, transcript),
+            validate=scoring.validate_score,
+            client_id=lead["client_id"],
+            lead_id=lead_id,
+        )
+        scores = answer.value
+    now = ai_client.now()
+    await store.set_lead_score(
+        lead_id, scores["fit"], scores["intent"], scores["overall"], scores["reasoning"], now=now
+    )
+    return {
+        "lead_id": lead_id,
+        "fit_score": scores["fit"],
+        "intent_score": scores["intent"],
+        "overall_score": scores["overall"],
+        "score_reasoning": scores["reasoning"],
+        "scored_at": now,
+        "disqualified": reason is not None,
+        "skipped": None,
+    }
