@@ -19,6 +19,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import db
+from db import Client, NewMessage
 
 Scalar = str | int | float | None
 """A payload field that providers send as a number or a string (booleans are rejected)."""
@@ -112,6 +113,41 @@ def _from_layouts(value: str, formats: Sequence[str]) -> datetime | None:
         except ValueError:
             continue
     return None
+
+
+def new_message(
+    client: Client,
+    received_at: datetime,
+    *,
+    channel: str,
+    direction: str,
+    source: str,
+    body: str,
+    dedupe: tuple[str, str],
+    subject: str | None = None,
+    sent: Sequence[Any] = (),
+    sent_at: datetime | None = None,
+    job_type: str | None = None,
+    repeat_window_seconds: int | None = None,
+) -> NewMessage:
+    """The message a delivery stores: received at ``received_at``, sent at ``sent_at`` when the
+    route resolved it itself, else at the first provider time of ``sent`` that parses (else
+    the receipt time). ``dedupe`` is ``(column, value)``."""
+    column, value = dedupe
+    return NewMessage(
+        client_id=client.id,
+        channel=channel,
+        direction=direction,
+        body=body,
+        subject=subject or None,
+        sent_at=db.iso(sent_at) if sent_at is not None else sent_at_iso(received_at, *sent),
+        received_at=db.iso(received_at),
+        source=source,
+        dedupe_column=column,
+        dedupe_value=value,
+        job_type=job_type,
+        repeat_window_seconds=repeat_window_seconds,
+    )
 
 
 def sent_at_iso(received_at: datetime, *candidates: Any) -> str:

@@ -24,7 +24,7 @@ import msgspec
 
 import db
 from db import Client, LeadFields, NewMessage
-from handlers._payload import Scalar, body_text, first_text, sent_at_iso, split_name, text
+from handlers._payload import Scalar, body_text, first_text, new_message, split_name, text
 from handlers._webhook import (
     Delivery,
     Ignore,
@@ -98,17 +98,16 @@ def lead_fields(data: EmailData, fallback_email: str = "", full_name: str = "") 
 
 
 def reply_message(reply: EmailReply, reply_id: str, client: Client, now: datetime) -> NewMessage:
-    return NewMessage(
-        client_id=client.id,
+    return new_message(
+        client,
+        now,
         channel="email",
         direction="inbound",
-        body=body_text(reply.text_body, reply.html_body),
-        subject=text(reply.email_subject) or None,
-        sent_at=sent_at_iso(now, reply.date_received, reply.created_at),
-        received_at=db.iso(now),
         source="emailbison",
-        dedupe_column="email_reply_id",
-        dedupe_value=reply_id,
+        body=body_text(reply.text_body, reply.html_body),
+        subject=text(reply.email_subject),
+        dedupe=("email_reply_id", reply_id),
+        sent=(reply.date_received, reply.created_at),
         job_type=db.vocab.EMAIL_INBOUND_POST_PROCESS,
     )
 
@@ -116,18 +115,16 @@ def reply_message(reply: EmailReply, reply_id: str, client: Client, now: datetim
 def sent_message(
     scheduled: ScheduledEmail, scheduled_id: str, client: Client, now: datetime
 ) -> NewMessage:
-    return NewMessage(
-        client_id=client.id,
+    return new_message(
+        client,
+        now,
         channel="email",
         direction="outbound",
-        body=body_text(None, scheduled.email_body),
-        subject=text(scheduled.email_subject) or None,
-        sent_at=sent_at_iso(now, scheduled.sent_at),
-        received_at=db.iso(now),
         source="emailbison",
-        dedupe_column="scheduled_email_id",
-        dedupe_value=scheduled_id,
-        job_type=None,
+        body=body_text(None, scheduled.email_body),
+        subject=text(scheduled.email_subject),
+        dedupe=("scheduled_email_id", scheduled_id),
+        sent=(scheduled.sent_at,),
     )
 
 

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 import db
-from db import Client, LeadFields, NewMessage
-from handlers._payload import Scalar, parse_when, raw_text
+from db import Client, LeadFields
+from handlers._payload import Scalar, new_message, parse_when, raw_text
 from handlers._webhook import (
     Delivery,
     Ignore,
@@ -164,16 +164,15 @@ def parse(payload: GhlSmsWebhook, client: Client, now: datetime, settings: Setti
     key = ghl_sms_dedupe_key(
         client.id, contact_id, workflow_id, date_created, custom_date, custom_time, body
     )
-    message = NewMessage(
-        client_id=client.id,
+    message = new_message(
+        client,
+        now,
         channel="sms",
         direction="inbound",
-        body=body,
-        sent_at=db.iso(resolve_sent_at(now, custom_date, custom_time, date_created)),
-        received_at=db.iso(now),
         source="ghl",
-        dedupe_column="webhook_dedupe_key",
-        dedupe_value=key,
+        body=body,
+        dedupe=("webhook_dedupe_key", key),
+        sent_at=resolve_sent_at(now, custom_date, custom_time, date_created),
         job_type=db.vocab.SMS_INBOUND_POST_PROCESS,
         repeat_window_seconds=settings.ghl_dedupe_window_seconds,
     )

@@ -22,7 +22,7 @@ import msgspec
 
 import db
 from db import Client, LeadFields, NewMessage
-from handlers._payload import Scalar, body_text, first_text, raw_text, sent_at_iso, split_name, text
+from handlers._payload import Scalar, body_text, first_text, new_message, raw_text, split_name, text
 from handlers._webhook import Delivery, Ignore, StoreMessage, Unsubscribe, require, webhook_route
 
 if TYPE_CHECKING:
@@ -75,17 +75,16 @@ def reply_message(
     payload: InstantlyWebhook, email_id: str, client: Client, now: datetime
 ) -> NewMessage:
     handle = reply_handle(email_id, text(payload.email_account), raw_text(payload.timestamp))
-    return NewMessage(
-        client_id=client.id,
+    return new_message(
+        client,
+        now,
         channel="email",
         direction="inbound",
-        body=body_text(payload.reply_text, payload.reply_html),
-        subject=text(payload.reply_subject) or None,
-        sent_at=sent_at_iso(now, payload.timestamp),
-        received_at=db.iso(now),
         source="instantly",
-        dedupe_column="email_reply_id",
-        dedupe_value=handle,
+        body=body_text(payload.reply_text, payload.reply_html),
+        subject=text(payload.reply_subject),
+        dedupe=("email_reply_id", handle),
+        sent=(payload.timestamp,),
         job_type=db.vocab.INSTANTLY_INBOUND_POST_PROCESS,
     )
 
@@ -93,18 +92,16 @@ def reply_message(
 def sent_message(
     payload: InstantlyWebhook, email_id: str, client: Client, now: datetime
 ) -> NewMessage:
-    return NewMessage(
-        client_id=client.id,
+    return new_message(
+        client,
+        now,
         channel="email",
         direction="outbound",
-        body=body_text(payload.email_text, payload.email_html),
-        subject=text(payload.email_subject) or None,
-        sent_at=sent_at_iso(now, payload.timestamp),
-        received_at=db.iso(now),
         source="instantly",
-        dedupe_column="scheduled_email_id",
-        dedupe_value="instantly:" + email_id,
-        job_type=None,
+        body=body_text(payload.email_text, payload.email_html),
+        subject=text(payload.email_subject),
+        dedupe=("scheduled_email_id", "instantly:" + email_id),
+        sent=(payload.timestamp,),
     )
 
 

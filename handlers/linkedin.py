@@ -26,8 +26,8 @@ from urllib.parse import unquote, urlsplit
 import msgspec
 
 import db
-from db import Client, LeadFields, NewMessage
-from handlers._payload import Scalar, sent_at_iso, split_name, text
+from db import Client, LeadFields
+from handlers._payload import Scalar, new_message, split_name, text
 from handlers._webhook import (
     Delivery,
     Ignore,
@@ -154,16 +154,15 @@ def parse(payload: UnipileWebhook, client: Client, now: datetime, settings: Sett
         # no attendees): nothing to file it under, and a retry would not help.
         return Ignore(event, "no_lead")
 
-    message = NewMessage(
-        client_id=client.id,
+    message = new_message(
+        client,
+        now,
         channel="linkedin",
         direction="outbound" if outbound else "inbound",
-        body=message_text(payload.message),
-        sent_at=sent_at_iso(now, payload.timestamp),
-        received_at=db.iso(now),
         source="unipile",
-        dedupe_column="unipile_message_id",
-        dedupe_value=message_id,
+        body=message_text(payload.message),
+        dedupe=("unipile_message_id", message_id),
+        sent=(payload.timestamp,),
         job_type=None if outbound else db.vocab.LINKEDIN_INBOUND_POST_PROCESS,
     )
     return StoreMessage(event, message, lead)

@@ -29,7 +29,7 @@ from litestar.exceptions import NotAuthorizedException
 import db
 from db import Client, LeadFields, NewMessage
 from handlers._auth import Caller, authenticate, token_from
-from handlers._payload import Scalar, body_text, first_text, sent_at_iso, split_name, text
+from handlers._payload import Scalar, body_text, first_text, new_message, split_name, text
 from handlers._webhook import Delivery, Ignore, StoreMessage, Unsubscribe, require, webhook_route
 
 if TYPE_CHECKING:
@@ -144,17 +144,16 @@ def reply_message(
     payload: SmartLeadWebhook, handle: str, client: Client, now: datetime
 ) -> NewMessage:
     reply = payload.reply_message or SmartLeadEmail()
-    return NewMessage(
-        client_id=client.id,
+    return new_message(
+        client,
+        now,
         channel="email",
         direction="inbound",
-        body=reply_body(payload),
-        subject=text(payload.subject) or None,
-        sent_at=sent_at_iso(now, reply.time, payload.time_replied, payload.event_timestamp),
-        received_at=db.iso(now),
         source="smartlead",
-        dedupe_column="email_reply_id",
-        dedupe_value=handle,
+        body=reply_body(payload),
+        subject=text(payload.subject),
+        dedupe=("email_reply_id", handle),
+        sent=(reply.time, payload.time_replied, payload.event_timestamp),
         job_type=db.vocab.SMARTLEAD_INBOUND_POST_PROCESS,
     )
 
@@ -163,18 +162,16 @@ def sent_message(
     payload: SmartLeadWebhook, stats_id: str, client: Client, now: datetime
 ) -> NewMessage:
     sent = payload.sent_message or SmartLeadEmail()
-    return NewMessage(
-        client_id=client.id,
+    return new_message(
+        client,
+        now,
         channel="email",
         direction="outbound",
-        body=body_text(sent.text, sent.html) or body_text(None, payload.sent_message_body),
-        subject=text(payload.subject) or None,
-        sent_at=sent_at_iso(now, sent.time, payload.time_sent, payload.event_timestamp),
-        received_at=db.iso(now),
         source="smartlead",
-        dedupe_column="scheduled_email_id",
-        dedupe_value="smartlead:" + stats_id,
-        job_type=None,
+        body=body_text(sent.text, sent.html) or body_text(None, payload.sent_message_body),
+        subject=text(payload.subject),
+        dedupe=("scheduled_email_id", "smartlead:" + stats_id),
+        sent=(sent.time, payload.time_sent, payload.event_timestamp),
     )
 
 
