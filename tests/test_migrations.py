@@ -168,3 +168,24 @@ def test_jobs_are_indexed_by_status_and_run_at(database):
         (NOW,),
     ).fetchall()
     assert any("background_jobs_status_run_at" in row[-1] for row in plan)
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "live"),
+    [
+        ("messages", "channel", db.vocab.CHANNELS),
+        ("messages", "direction", db.vocab.DIRECTIONS),
+        ("leads", "status", db.vocab.LEAD_STATUSES),
+        ("leads", "sentiment_tag", db.vocab.SENTIMENT_TAGS),
+        ("background_jobs", "status", db.vocab.JOB_STATUSES),
+        ("ai_drafts", "status", db.vocab.DRAFT_STATUSES),
+    ],
+)
+def test_the_schema_accepts_exactly_the_live_vocabulary(database, table, column, live):
+    """The CHECK lists are frozen copies in the migrations: they must equal db.vocab's."""
+    sql = database.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()[0]
+    definition = next(line for line in sql.splitlines() if line.strip().startswith(column + " "))
+    allowed = definition[definition.index(" IN (") + 5 : definition.rindex(")")].rstrip(")")
+    assert tuple(v.strip().strip("'") for v in allowed.split(",")) == live

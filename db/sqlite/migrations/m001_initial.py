@@ -1,19 +1,13 @@
-"""Versioned schema migrations (sqlite-utils ``Migrations``).
-
-Each migration runs once, in its own transaction, recorded in ``_sqlite_migrations``.
-Never edit a migration once it is released: add a new one. Migrations never drop data.
-
-The vocabularies below are frozen copies, as of the migration that uses them, of the live
-lists in :mod:`db.vocab`: a later change of a list needs a migration of its own.
-``tests/test_migrations.py`` checks that the two agree.
-"""
+"""The initial schema: clients, leads, messages, background_jobs, ai_interactions, ai_drafts."""
 
 from __future__ import annotations
 
-from sqlite_utils import Database, Migrations
+from sqlite_utils import Database
 
-migrations = Migrations("leadhook")
+from db.sqlite.migrations._registry import in_list as _in
+from db.sqlite.migrations._registry import migrations
 
+# Frozen copies of the vocabularies as of this migration (db.vocab holds the live lists).
 LEAD_STATUSES = (
     "new",
     "qualified",
@@ -39,10 +33,6 @@ SENTIMENT_TAGS = (
 )
 CHANNELS = ("sms", "email", "linkedin")
 JOB_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED")
-
-
-def _in(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 @migrations()
@@ -194,71 +184,3 @@ def m001_initial(db: Database) -> None:
         );
         """
     )
-
-
-@migrations()
-def m002_jobs_snoozes(db: Database) -> None:
-    """``snoozes``: retries a handler asked for (rate limits) that are not failures.
-
-    ``attempts`` still counts every claim; failures = attempts - snoozes. The view
-    ``background_job_summary`` is what ``leadhook jobs stats`` shows, for the sqlite3 shell.
-    """
-    db.executescript(
-        """
-        ALTER TABLE background_jobs ADD COLUMN snoozes INTEGER NOT NULL DEFAULT 0 CHECK (snoozes >= 0);
-        CREATE INDEX background_jobs_status_finished_at ON background_jobs (status, finished_at);
-        CREATE VIEW background_job_summary AS
-            SELECT type, status, COUNT(*) AS jobs, MIN(run_at) AS oldest_run_at,
-                   MAX(attempts) AS max_attempts_used
-            FROM background_jobs GROUP BY type, status;
-        """
-    )
-
-
-# The AI report reads one of these per grouping: GROUP BY <column>, latency_ms streams in
-# index order (no sort) and every summed column is in the index (no table lookups).
-_AI_REPORT_COVERED = (
-    "latency_ms, created_at, status, input_tokens, cached_input_tokens, output_tokens, "
-    "reasoning_tokens, total_tokens, cost_usd"
-)
-
-
-@migrations()
-def m003_ai_report(db: Database) -> None:
-    """Covering indexes for ``leadhook ai report`` and the view ``ai_spend_by_source``.
-
-    ``ai_spend_by_source``: all-time calls, errors, tokens by type, cost (priced rows),
-    unpriced calls and average latency per telemetry source (NULL shown as ``unattributed``).
-    """
-    for name, column in (("source", "source"), ("feature", "feature_id"), ("model", "model")):
-        db.execute(
-            f"CREATE INDEX ai_interactions_report_{name} "
-            f"ON ai_interactions ({column}, {_AI_REPORT_COVERED})"
-        )
-    db.execute(
-        """
-        CREATE VIEW ai_spend_by_source AS
-            SELECT COALESCE(ai_interactions.source, 'unattributed') AS source,
-                   COUNT(*) AS calls,
-                   SUM(status = 'error') AS errors,
-                   COALESCE(SUM(input_tokens), 0) AS input_tokens,
-                   COALESCE(SUM(cached_input_tokens), 0) AS cached_input_tokens,
-                   COALESCE(SUM(output_tokens), 0) AS output_tokens,
-                   COALESCE(SUM(reasoning_tokens), 0) AS reasoning_tokens,
-                   COALESCE(SUM(total_tokens), 0) AS total_tokens,
-                   ROUND(COALESCE(SUM(cost_usd), 0), 6) AS cost_usd,
-                   SUM(cost_usd IS NULL) AS unpriced_calls,
-                   CAST(ROUND(AVG(latency_ms)) AS INTEGER) AS avg_latency_ms,
-                   MIN(created_at) AS first_call_at,
-                   MAX(created_at) AS last_call_at
-            FROM ai_interactions
-            GROUP BY ai_interactions.source
-        """
-    )
-
-
-def migrate(db: Database) -> list[str]:
-    """Apply pending migrations; return the names applied."""
-    pending = [m.name for m in migrations.pending(db)]
-    migrations.apply(db)
-    return pending

@@ -1,0 +1,88 @@
+"""The storage interface, part 2: what webhooks store, and what post-processing reads and writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from db.records import IngestResult, LeadFields, NewMessage, Row
+
+
+class IngestOperations:
+    """Deliveries stored exactly once, unsubscribes, and the post-process jobs' reads and writes."""
+
+    write_op: Any
+    read_op: Any
+
+    async def ingest(
+        self,
+        client_id: int,
+        token_hash: str,
+        message: NewMessage,
+        lead: LeadFields,
+        *,
+        timeout: float | None = None,
+    ) -> IngestResult:
+        """Store a delivered message exactly once, with its lead and post-process job.
+
+        In one transaction: the token is checked again (:class:`TokenRevoked`), the lead is
+        matched or created, the message inserted unless its dedupe value is stored (then the
+        delivery is a duplicate), and the job created or healed (DESIGN's state table).
+        :class:`DedupeConflict` when the value is another client's.
+        """
+        args = (client_id, token_hash, message, lead)
+        return await self.write_op("ingest", *args, timeout=timeout)
+
+    async def unsubscribe(
+        self,
+        client_id: int,
+        token_hash: str,
+        lead: LeadFields,
+        now: str,
+        *,
+        timeout: float | None = None,
+    ) -> int:
+        """Blacklist the client's lead (created if unknown) and reject its pending drafts;
+        returns the lead's id. Idempotent. The token is checked as in :meth:`ingest`."""
+        args = (client_id, token_hash, lead, now)
+        return await self.write_op("unsubscribe", *args, timeout=timeout)
+
+    # -- what the post-process jobs read and write ------------------------------------------
+
+    async def get_message(self, message_id: int) -> Row | None:
+        return await self.read_op("get_message", message_id)
+
+    async def get_lead(self, lead_id: int) -> Row | None:
+        return await self.read_op("get_lead", lead_id)
+
+    async def recent_transcript(self, lead_id: int, limit: int = 20) -> list[Row]:
+        """The lead's last ``limit`` messages, oldest first (for prompts)."""
+        return await self.read_op("recent_transcript", lead_id, limit)
+
+    async def set_lead_sentiment(
+        self, lead_id: int, tag: str, status: str, *, now: str, message_id: int | None = None
+    ) -> bool:
+        """Set the lead's tag and status from ``message_id``'s sentiment, unless the lead is
+        blacklisted (and the tag is not Blacklist) or has a newer inbound message."""
+        args = (lead_id, tag, status, now, message_id)
+        return await self.write_op("set_lead_sentiment", *args, timeout=30.0)
+
+    async def get_draft(self, message_id: int, channel: str) -> Row | None:
+        return await self.read_op("get_draft", message_id, channel)
+
+    async def insert_draft(
+        self, client_id: int, lead_id: int, message_id: int, channel: str, body: str, *, now: str
+    ) -> tuple[int, bool]:
+        """The draft for (message, channel) unless one exists: ``(draft_id, created)``."""
+        args = (client_id, lead_id, message_id, channel, body, now)
+        return await self.write_op("insert_draft", *args, timeout=30.0)
+
+    async def set_lead_score(
+        self, lead_id: int, fit: int, intent: int, overall: int, reasoning: str, *, now: str
+    ) -> bool:
+        args = (lead_id, fit, intent, overall, reasoning, now)
+        return await self.write_op("set_lead_score", *args, timeout=30.0)
+
+    async def finish_inbound(self, message: Row, *, now: str) -> tuple[int | None, bool]:
+        """After an inbound message's post-processing: advance the lead's roll-ups and
+        enqueue its ``LEAD_SCORING_POST_PROCESS`` job; returns ``(job_id, enqueued)``."""
+        return await self.write_op("finish_inbound", message, now, timeout=10.0)
