@@ -27,7 +27,8 @@ class IngestOperations:
         In one transaction: the token is checked again (:class:`TokenRevoked`), the lead is
         matched or created, the message inserted unless its dedupe value is stored (then the
         delivery is a duplicate), and the job created or healed (DESIGN's state table).
-        :class:`DedupeConflict` when the value is another client's.
+        Dedupe values are the client's own: another client's message with the same value is
+        neither matched nor in the way.
         """
         args = (client_id, token_hash, message, lead)
         return await self.write_op("ingest", *args, timeout=timeout)

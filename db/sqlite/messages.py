@@ -1,6 +1,8 @@
 """Messages: the exactly-once insert every webhook goes through.
 
-A message is deduplicated by exactly one of the UNIQUE columns in ``db.vocab.DEDUPE_COLUMNS``.
+A message is deduplicated by exactly one of the columns in ``db.vocab.DEDUPE_COLUMNS``, each
+UNIQUE per client (``UNIQUE (client_id, <column>)``): every lookup below names the client, so
+one workspace's stored ids never block, reveal or receive another workspace's deliveries.
 :func:`ingest` runs as one unit of work in the writer's transaction, so the token check, the
 lead, the message, the roll-ups and the post-process job commit together or not at all.
 """
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
-from db.errors import DedupeConflict
 from db.records import IngestResult, LeadFields, NewMessage
 from db.sqlite._connection import one, rows
 from db.sqlite.clients import check_token
@@ -47,15 +48,9 @@ def ingest_message(db: Database, message: NewMessage, lead: LeadFields) -> Inges
         lead_id = find_or_create_lead(db, message.client_id, lead, now=now, touch=touch)
         message_id = _insert(db, message, lead_id, key)
         if message_id is None:  # another process inserted it first: the row is there now
-            existing = _by_key(db, message.dedupe_column, key)
+            existing = _by_key(db, message.client_id, message.dedupe_column, key)
     deduped = existing is not None
     if existing is not None:
-        if existing.get("client_id", message.client_id) != message.client_id:
-            # Provider ids are unique within a provider: two clients' providers share an id
-            # space. Never attach one client's delivery to another client's message.
-            raise DedupeConflict(
-                f"{message.dedupe_column} {key!r} belongs to client {existing['client_id']}"
-            )
         message_id, lead_id = existing["id"], existing["lead_id"]
     job_id, enqueued = None, False
     if message.job_type:
@@ -75,15 +70,16 @@ def _existing_for(db: Database, message: NewMessage) -> tuple[dict | None, str]:
     key = message.dedupe_value
     window = message.repeat_window_seconds
     if window is None:
-        return _by_key(db, message.dedupe_column, key), key
+        return _by_key(db, message.client_id, message.dedupe_column, key), key
     # Repeats of a content key are stored as "<key>#2", "<key>#3", ...: the range
-    # [key, key + "#~") of the UNIQUE index holds exactly the key and its repeats (keys have a
-    # fixed length), so finding the latest is one index range scan.
+    # [key, key + "#~") of the client's part of the UNIQUE index holds exactly the key and its
+    # repeats (keys have a fixed length), so finding the latest is one index range scan.
     chain = rows(
         db,
         f"""SELECT id, lead_id, received_at, {message.dedupe_column} AS key FROM messages
-            WHERE {message.dedupe_column} >= :key AND {message.dedupe_column} < :end""",
-        {"key": key, "end": key + "#~"},
+            WHERE client_id = :client AND {message.dedupe_column} >= :key
+              AND {message.dedupe_column} < :end""",
+        {"client": message.client_id, "key": key, "end": key + "#~"},
     )
     if not chain:
         return None, key
@@ -94,8 +90,12 @@ def _existing_for(db: Database, message: NewMessage) -> tuple[dict | None, str]:
     return None, f"{key}#{len(chain) + 1}"
 
 
-def _by_key(db: Database, column: str, key: str) -> dict | None:
-    return one(db, f"SELECT id, lead_id, client_id FROM messages WHERE {column} = ?", (key,))
+def _by_key(db: Database, client_id: int, column: str, key: str) -> dict | None:
+    return one(
+        db,
+        f"SELECT id, lead_id FROM messages WHERE client_id = ? AND {column} = ?",
+        (client_id, key),
+    )
 
 
 def _insert(db: Database, message: NewMessage, lead_id: int, key: str) -> int | None:
