@@ -59,7 +59,8 @@ def serve(host: str, port: int, demo: bool) -> None:
     try:
         check_port(host, port)
     except click.ClickException:
-        lock.release()
+        if lock is not None:
+            lock.release()
         raise
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -72,8 +73,9 @@ def serve(host: str, port: int, demo: bool) -> None:
     uvicorn.run(create_app(settings), host=host, port=port, access_log=False, workers=1)
 
 
-def hold_lock(config: Settings) -> object:
-    """This process's server lock on the database (held until it exits)."""
+def hold_lock(config: Settings) -> db.ServerLock | None:
+    """This process's server lock on the database (held until it exits; None for a
+    database URL)."""
     command = " ".join(["leadhook", *sys.argv[1:]])
     try:
         return db.hold_server_lock(config.db_path, command=command)

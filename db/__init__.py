@@ -79,11 +79,14 @@ def open_store(
     )
 
 
-def hold_server_lock(target: str | Path, *, command: str = "") -> ServerLock:
+def hold_server_lock(target: str | Path, *, command: str = "") -> ServerLock | None:
     """Take the one-server lock of ``target`` for the life of this process (``leadhook
     serve`` does, before anything else); :class:`DatabaseInUse` names the process holding it.
     SQLite: an exclusive ``flock`` on ``<file>.lock``, which the holder fills with its pid,
-    host, start time and ``command``. The database itself is not touched."""
+    host, start time and ``command``. The database itself is not touched. A database URL
+    (Postgres: many servers share one database) needs no lock: None."""
+    if "://" in str(target):
+        return None
     from db.sqlite._lock import acquire
 
     return acquire(target, command=command)
