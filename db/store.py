@@ -33,6 +33,7 @@ from typing import Any
 from db._api_clients import ClientOperations
 from db._api_ingest import IngestOperations
 from db._api_jobs import JobOperations
+from db._api_leads import LeadOperations
 from db._api_maintenance import MaintenanceOperations
 from db._api_telemetry import TelemetryOperations
 from db.errors import DatabaseUnavailable
@@ -41,7 +42,12 @@ DEFAULT_WRITE_TIMEOUT = 8.0
 
 
 class Store(
-    ClientOperations, IngestOperations, JobOperations, TelemetryOperations, MaintenanceOperations
+    ClientOperations,
+    IngestOperations,
+    JobOperations,
+    LeadOperations,
+    TelemetryOperations,
+    MaintenanceOperations,
 ):
     """One process's access to the database. See the module docstring; the operations are
     grouped by area in ``db/_api_*.py``."""

@@ -69,14 +69,14 @@ def test_check_of_a_sound_file(store, db_path):
 
 def test_check_names_pending_migrations_and_does_not_apply_them(db_path):
     database = connect(db_path)
-    migrations.apply(database, stop_before="m004_per_client_dedupe")
+    migrations.apply(database, stop_before="m005_per_client_dedupe")
     database.close()
     result = invoke(db_path, "db", "check")
     assert result.exit_code == 1
-    assert "migrations not applied: m004_per_client_dedupe" in result.output
+    assert "migrations not applied: m005_per_client_dedupe" in result.output
     assert "run `leadhook db migrate`" in result.output
     pending = [m.name for m in migrations.pending(open_file(db_path))]
-    assert pending[0] == "m004_per_client_dedupe"
+    assert pending[0] == "m005_per_client_dedupe"
 
 
 def test_check_finds_rows_that_point_nowhere(store, db_path, workspace, seed_inbound):
@@ -177,9 +177,9 @@ def test_backup_into_a_folder_names_the_file_and_never_overwrites(store, db_path
 def test_backup_does_not_migrate_the_source(db_path, tmp_path):
     """A backup taken before an upgrade is of the old schema."""
     database = connect(db_path)
-    migrations.apply(database, stop_before="m004_per_client_dedupe")
+    migrations.apply(database, stop_before="m005_per_client_dedupe")
     database.close()
     assert invoke(db_path, "db", "backup", str(tmp_path / "old.db")).exit_code == 0
     applied = {m.name for m in migrations.applied(open_file(tmp_path / "old.db"))}
-    assert "m004_per_client_dedupe" not in applied
-    assert "m004_per_client_dedupe" not in {m.name for m in migrations.applied(open_file(db_path))}
+    assert "m005_per_client_dedupe" not in applied
+    assert "m005_per_client_dedupe" not in {m.name for m in migrations.applied(open_file(db_path))}

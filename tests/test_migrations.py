@@ -184,6 +184,7 @@ def test_jobs_are_indexed_by_status_and_run_at(database):
         ("leads", "sentiment_tag", db.vocab.SENTIMENT_TAGS),
         ("background_jobs", "status", db.vocab.JOB_STATUSES),
         ("ai_drafts", "status", db.vocab.DRAFT_STATUSES),
+        ("pruned_jobs", "status", db.vocab.FINISHED_JOB_STATUSES),
     ],
 )
 def test_the_schema_accepts_exactly_the_live_vocabulary(database, table, column, live):
@@ -196,7 +197,32 @@ def test_the_schema_accepts_exactly_the_live_vocabulary(database, table, column,
     assert tuple(v.strip().strip("'") for v in allowed.split(",")) == live
 
 
-# -- m004_per_client_dedupe: a file made by the previous schema -------------------------------
+def test_a_file_of_the_previous_schema_gets_the_lead_state_and_keeps_its_rows(db_path):
+    database = connect(db_path)
+    migrations.apply(database, stop_before="m004_lead_state")
+    client, _ = ops.create_client(database, "Old", NOW, {"ghl_location_id": "loc"})
+    for contact, status in (("c1", "blacklisted"), ("c2", "qualified")):
+        database.execute(
+            "INSERT INTO leads (client_id, ghl_contact_id, status, sentiment_tag, created_at,"
+            " updated_at) VALUES (?, ?, ?, 'Interested', ?, ?)",
+            (client.id, contact, status, NOW, "2026-01-19T08:00:00.000Z"),
+        )
+    insert_message(database, client.id, 1, ghl_id="g1")
+    database.close()
+
+    reopened = connect(db_path)
+    assert migrate(reopened)[0] == "m004_lead_state"  # and the migrations after it
+    leads = list(reopened.query("SELECT * FROM leads ORDER BY id"))
+    assert [(r["status"], r["sentiment_tag"], r["opted_out_at"]) for r in leads] == [
+        ("blacklisted", "Blacklist", "2026-01-19T08:00:00.000Z"),
+        ("qualified", "Interested", None),
+    ]
+    [message] = reopened.query("SELECT * FROM messages")
+    assert (message["ghl_id"], message["provider_sent_at"]) == ("g1", None)
+    assert reopened.execute("SELECT COUNT(*) FROM pruned_jobs").fetchone()[0] == 0
+
+
+# -- m005_per_client_dedupe: a file made by the previous schema -------------------------------
 
 DEDUPE = (
     "ghl_id",
@@ -219,7 +245,7 @@ def message_indexes(database) -> dict[str, str]:
 
 def test_per_client_dedupe_migrates_a_file_of_the_previous_schema(db_path):
     database = connect(db_path)
-    migrations.apply(database, stop_before="m004_per_client_dedupe")
+    migrations.apply(database, stop_before="m005_per_client_dedupe")
     assert "messages_email_reply_id" in message_indexes(database)
     a, _ = ops.create_client(database, "A", NOW, {"ghl_location_id": "loc_a"})
     b, _ = ops.create_client(database, "B", NOW, {"ghl_location_id": "loc_b"})
@@ -233,7 +259,7 @@ def test_per_client_dedupe_migrates_a_file_of_the_previous_schema(db_path):
     database.close()
 
     reopened = connect(db_path)
-    assert "m004_per_client_dedupe" in migrate(reopened)
+    assert "m005_per_client_dedupe" in migrate(reopened)
 
     assert reopened.execute("SELECT * FROM messages ORDER BY id").fetchall() == before
     indexes = message_indexes(reopened)

@@ -8,7 +8,7 @@ from db.sqlite.migrations._registry import migrations
 
 
 @migrations()
-def m005_readiness(db: Database) -> None:
+def m006_readiness(db: Database) -> None:
     """One row, rewritten by every readiness check (``GET /readyz``) of the server: when the
     file last took a write, and from which process. An empty transaction proves nothing (it
     commits on a full disk); this row's write goes through the same writer, lock and fsync

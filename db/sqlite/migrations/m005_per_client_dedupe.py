@@ -17,7 +17,7 @@ _DEDUPE_COLUMNS = (
 
 
 @migrations()
-def m004_per_client_dedupe(db: Database) -> None:
+def m005_per_client_dedupe(db: Database) -> None:
     """``UNIQUE (client_id, <column>)`` for each dedupe column (partial: ``WHERE <column> IS
     NOT NULL``), replacing m001's ``UNIQUE (<column>)``.
 
