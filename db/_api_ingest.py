@@ -29,8 +29,8 @@ class IngestOperations:
         delivery is a duplicate and changes no lead field), an inbound SMS carrier opt-out
         keyword opts the lead out, the message's ``sentiment_hint`` is applied (also to a
         duplicate), and the job created or healed (DESIGN's state table; never again after
-        it succeeded, even once pruned). :class:`DedupeConflict` when the value is another
-        client's.
+        it succeeded, even once pruned). Dedupe values are the client's own: another
+        client's message with the same value is neither matched nor in the way.
         """
         args = (client_id, token_hash, message, lead)
         return await self.write_op("ingest", *args, timeout=timeout)

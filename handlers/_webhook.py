@@ -38,7 +38,7 @@ import db
 from ai import ai_telemetry_source
 from db import Client, LeadFields, NewMessage
 from handlers._auth import Caller, authenticate
-from handlers._errors import Conflict, TooManyRequests
+from handlers._errors import TooManyRequests
 
 if TYPE_CHECKING:
     from config import Settings
@@ -148,11 +148,7 @@ async def store_message(
     """Store the message exactly once with its job (one commit), wake the runner for a new
     job, and answer ``{"success", "deduped", "messageId", "leadId", "jobEnqueued"}``."""
     message, event = delivery.message, delivery.event_type
-    try:
-        result = await write(request, caller, "ingest", message, delivery.lead)
-    except db.DedupeConflict as exc:
-        log.warning("%s %s: %s", path, event, exc)
-        raise Conflict("This message id is already stored for another client") from None
+    result = await write(request, caller, "ingest", message, delivery.lead)
     if result.job_enqueued:
         wake_runner(request)
     log.debug(  # one line per delivery: LEADHOOK_LOG_LEVEL=DEBUG shows them

@@ -1,6 +1,8 @@
 """Messages: the exactly-once insert every webhook goes through.
 
-A message is deduplicated by exactly one of the UNIQUE columns in ``db.vocab.DEDUPE_COLUMNS``.
+A message is deduplicated by exactly one of the columns in ``db.vocab.DEDUPE_COLUMNS``, each
+UNIQUE per client (``UNIQUE (client_id, <column>)``): every lookup below names the client, so
+one workspace's stored ids never block, reveal or receive another workspace's deliveries.
 :func:`ingest` runs as one unit of work in the writer's transaction, so the token check, the
 lead, the message, the roll-ups, an SMS opt-out and the post-process job commit together or
 not at all. A duplicate delivery changes no lead field. Repeats of a content key
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
-from db.errors import DedupeConflict
 from db.records import IngestResult, LeadFields, NewMessage
 from db.sqlite._connection import one, rows
 from db.sqlite.clients import check_token
@@ -57,18 +58,12 @@ def ingest_message(db: Database, message: NewMessage, lead: LeadFields) -> Inges
         message_id = _insert(db, message, lead_id, key)
         if message_id is None:  # inserted by someone else first: a duplicate after all
             db.execute("ROLLBACK TO ingest_message")
-            existing = _by_key(db, message.dedupe_column, key)
+            existing = _by_key(db, message.client_id, message.dedupe_column, key)
         elif _opts_out(message):
             opt_out(db, lead_id, now)
         db.execute("RELEASE ingest_message")
     deduped = existing is not None
     if existing is not None:
-        if existing.get("client_id", message.client_id) != message.client_id:
-            # Provider ids are unique within a provider: two clients' providers share an id
-            # space. Never attach one client's delivery to another client's message.
-            raise DedupeConflict(
-                f"{message.dedupe_column} {key!r} belongs to client {existing['client_id']}"
-            )
         message_id, lead_id = existing["id"], existing["lead_id"]
     if message.sentiment_hint:
         tag = message.sentiment_hint
@@ -98,16 +93,16 @@ def _existing_for(db: Database, message: NewMessage) -> tuple[dict | None, str]:
     key = message.dedupe_value
     window = message.repeat_window_seconds
     if window is None:
-        return _by_key(db, message.dedupe_column, key), key
+        return _by_key(db, message.client_id, message.dedupe_column, key), key
     # Repeats of a content key are stored as "<key>#2", "<key>#3", ...: the range
-    # [key, key + "#~") of the UNIQUE index holds exactly the key and its repeats (keys have a
-    # fixed length), so finding the latest is one index range scan.
+    # [key, key + "#~") of the client's part of the UNIQUE index holds exactly the key and its
+    # repeats (keys have a fixed length), so finding the latest is one index range scan.
     chain = rows(
         db,
-        f"""SELECT id, lead_id, client_id, received_at, {message.dedupe_column} AS key
-            FROM messages
-            WHERE {message.dedupe_column} >= :key AND {message.dedupe_column} < :end""",
-        {"key": key, "end": key + "#~"},
+        f"""SELECT id, lead_id, received_at, {message.dedupe_column} AS key FROM messages
+            WHERE client_id = :client AND {message.dedupe_column} >= :key
+              AND {message.dedupe_column} < :end""",
+        {"client": message.client_id, "key": key, "end": key + "#~"},
     )
     if not chain:
         return None, key
@@ -127,8 +122,12 @@ def _suffix(stored: str, key: str) -> int:
     return 1
 
 
-def _by_key(db: Database, column: str, key: str) -> dict | None:
-    return one(db, f"SELECT id, lead_id, client_id FROM messages WHERE {column} = ?", (key,))
+def _by_key(db: Database, client_id: int, column: str, key: str) -> dict | None:
+    return one(
+        db,
+        f"SELECT id, lead_id FROM messages WHERE client_id = ? AND {column} = ?",
+        (client_id, key),
+    )
 
 
 def _insert(db: Database, message: NewMessage, lead_id: int, key: str) -> int | None:

@@ -49,10 +49,13 @@ from db.sqlite.leads import (
     set_lead_score,
     set_lead_sentiment,
 )
+from db.sqlite.maintenance import backup, check
 from db.sqlite.messages import get_message, ingest, unsubscribe
 
 __all__ = [
     "ai_report",
+    "backup",
+    "check",
     "claim_jobs",
     "client_by_token_hash",
     "client_by_workspace",
