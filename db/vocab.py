@@ -79,6 +79,10 @@ SENTIMENT_TAGS = (
     "Snoozed",
 )
 
+# How a message's sentiment was found (``message_sentiments.classified_by``): a fast-path
+# rule without AI, or the model.
+CLASSIFIED_BY = ("rule", "ai")
+
 # -- AI drafts ---------------------------------------------------------------------------------
 
 DRAFT_STATUSES = ("pending", "approved", "rejected")
