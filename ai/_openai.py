@@ -100,6 +100,14 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def _detail(exc: Any) -> str:
+    """The provider's own error message (``{"error": {"message": ...}}``), else the SDK's."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, Mapping) and isinstance(body.get("message"), str) and body["message"]:
+        return body["message"]
+    return str(exc.message)
+
+
 @contextmanager
 def sdk_errors(endpoint: str | None = None) -> Iterator[None]:
     """Turn the ``openai`` exceptions raised inside into :mod:`ai.errors` (see the module doc),
@@ -116,7 +124,7 @@ def sdk_errors(endpoint: str | None = None) -> Iterator[None]:
     except openai.APIStatusError as exc:
         status = exc.status_code
         where = endpoint
-        message = f"HTTP {status}: {exc.message}"
+        message = f"HTTP {status}: {_detail(exc)}"
         retry_after = retry_after_seconds(exc.response.headers)
         if status == RATE_LIMITED:
             raise AIRateLimited(

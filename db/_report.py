@@ -6,11 +6,11 @@ A backend reads one row per (group, latency_ms) with the sums of that bucket and
 ``reasoning_tokens``, ``total_tokens`` (NULL counts as 0), ``cost_usd`` (the sum over the rows
 that have a cost, rounded to 1e-9; **None** when no row of the group has one, never a 0 for
 calls whose cost is unknown), ``unpriced_calls`` (rows whose ``cost_usd`` is NULL: no price
-for the model, or a call that failed without reporting usage) and ``latency_p50_ms`` / ``latency_p95_ms``: nearest-rank percentiles over every call in the
-group with a latency (successes and errors alike): with the latencies sorted ascending
-``v[1..n]``, ``Pp = v[ceil(p / 100 * n)]``; None when no call has a latency. Groups are
-ordered by cost (groups without a cost last), then calls, descending; a NULL group is
-``unattributed``.
+for the model, or a call that failed without reporting usage) and ``latency_p50_ms`` /
+``latency_p95_ms``: nearest-rank percentiles over every call in the group with a latency
+(successes and errors alike): with the latencies sorted ascending ``v[1..n]``,
+``Pp = v[ceil(p / 100 * n)]``; None when no call has a latency. Groups are ordered by cost
+(groups without a cost last), then calls, descending; a NULL group is ``unattributed``.
 """
 
 from __future__ import annotations
