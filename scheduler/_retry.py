@@ -7,10 +7,11 @@ no clock and writes nothing; ``now`` and ``rng`` (uniform in [0, 1), called only
 is retried) are given.
 
 - returned (``None`` or :class:`Skipped`) → SUCCEEDED; counted ``succeeded`` (``skipped``);
-- :class:`RetryJobAt`, or :class:`ai.AIRateLimited` (429) → PENDING at that time (the 429's
-  ``Retry-After``, :data:`DEFAULT_RATE_LIMIT_SECONDS` when it had none; never before
-  ``now``), ``snoozes + 1``: not a failure; counted ``retried``. After :data:`MAX_SNOOZES`
-  of them: FAILED ``gave up after 20 rate-limit retries: <reason>``;
+- :class:`RetryJobAt`, or :class:`ai.AIRateLimited` (429) → PENDING at that time (never
+  before ``now``; a 429's ``Retry-After``, at least a second, or
+  :data:`DEFAULT_RATE_LIMIT_SECONDS` when it had none), ``snoozes + 1``: not a failure;
+  counted ``retried``. After :data:`MAX_SNOOZES` of them: FAILED ``gave up after 20
+  rate-limit retries: <reason>``;
 - :class:`ai.AIRequestError` (400, 401, 403, 404, 422, any other 4xx: a retry cannot fix it)
   → FAILED at once, the reason in ``last_error``;
 - :class:`ai.AIResponseError` (an answer that does not fit the schema) → retried once: FAILED
@@ -57,6 +58,7 @@ MAX_BACKOFF_SECONDS = 15 * 60
 JITTER_FRACTION = 0.25
 MAX_SNOOZES = 20
 DEFAULT_RATE_LIMIT_SECONDS = 30.0  # a 429 that did not say when to come back
+MIN_RATE_LIMIT_SECONDS = 1.0  # a 429 saying "now" must not make the job spin
 UNUSABLE_ANSWER = "AIResponseError:"  # how last_error starts after an unusable answer
 MAX_LOGGED_ERROR = 500
 WRITE_TIMEOUT_SECONDS = 10.0
@@ -148,7 +150,8 @@ def decide(job: dict, exc_or_result: object, now: datetime, rng: Callable[[], fl
         return _snooze(job, ended.when, ended.reason, now)
     if isinstance(ended, AIRateLimited):
         wait = DEFAULT_RATE_LIMIT_SECONDS if ended.retry_after is None else ended.retry_after
-        return _snooze(job, float(wait), f"rate limited: {error_text(ended)}", now)
+        wait = max(MIN_RATE_LIMIT_SECONDS, float(wait))
+        return _snooze(job, wait, f"rate limited: {error_text(ended)}", now)
     if isinstance(ended, AIRequestError):
         return _fail_now(job, ended, "the provider refused the request; a retry cannot fix it")
     if isinstance(ended, AIResponseError) and (job.get("last_error") or "").startswith(

@@ -5,10 +5,10 @@ source are stored on every row and a stored cost never changes."""
 from __future__ import annotations
 
 import json
+from importlib.metadata import version
 
 import pytest
 
-from ai.prices import catalogue_version
 from tests.ai_jobs import MODES, Jobs
 from tests.fake_openai import FakeOpenAI, usage
 
@@ -42,7 +42,7 @@ def test_a_dated_snapshot_is_priced_as_itself_the_environment_wins_and_costs_sta
                 5.0,
                 5.0,
                 15.0,
-                f"genai-prices {catalogue_version()} openai/{SNAPSHOT}",
+                f"genai-prices {version('genai-prices')} openai/{SNAPSHOT}",
             )
             assert row["cost_usd"] == pytest.approx((1000 * 5.0 + 100 * 15.0) / 1e6)
 

@@ -160,6 +160,13 @@ TABLE = [
         id="429-without-retry-after-snoozes-the-default-delay",
     ),
     pytest.param(
+        ai_error(AIRateLimited, "HTTP 429: slow down", status_code=429, retry_after=0),
+        {},
+        JobResult("PENDING", RATE_LIMITED_TEXT, at(1), snooze=True),
+        Outcome.RETRIED,
+        id="429-saying-now-waits-a-second",
+    ),
+    pytest.param(
         RATE_LIMITED,
         AT_SNOOZE_CAP,
         JobResult("FAILED", f"{GAVE_UP}: {RATE_LIMITED_TEXT}"),
