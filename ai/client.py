@@ -110,7 +110,7 @@ class _Call:
 
     prompt: Prompt
     attribution: _Attribution
-    created_at: str
+    started_at: datetime
     started: float = field(default_factory=time.perf_counter)
     completion: Completion | None = None
     latency_ms: int | None = None
@@ -197,7 +197,7 @@ class AIClient:
         when the object is unusable; the call is then an ``error`` row.
         """
         attribution = _Attribution(source, client_id, lead_id, message_id)
-        call = _Call(prompt, attribution, created_at=self.now())
+        call = _Call(prompt, attribution, started_at=self.clock())
         try:
             call.completion = await self.provider.complete(prompt)
             call.stop()
@@ -244,7 +244,7 @@ class AIClient:
             "price_cached_input_per_mtok": price.cached_input if price else None,
             "price_output_per_mtok": price.output if price else None,
             "price_source": price.source if price else None,
-            "created_at": call.created_at,
+            "created_at": db.iso(call.started_at),
         }
 
     @staticmethod
@@ -269,7 +269,7 @@ class AIClient:
         return self.prices.lookup(
             self.provider.model,
             response_model,
-            at=db.parse_iso(call.created_at),
+            at=call.started_at,
             input_tokens=usage.input_tokens,
         )
 
