@@ -1,4 +1,4 @@
-"""Migrations m004_ai_prices and m005_message_sentiments on a file made by the schema before
+"""Migrations m005_ai_prices and m006_message_sentiments on a file made by the schema before
 them: every row is kept, the new columns are NULL, the new table is empty."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ NOW = "2026-01-18T10:00:00.000Z"
 
 def test_a_file_of_the_previous_schema_migrates_and_keeps_its_ai_rows(db_path):
     names = [m.name for m in migrations._migrations]
-    assert names.index("m004_ai_prices") < names.index("m005_message_sentiments")
+    assert names.index("m005_ai_prices") < names.index("m006_message_sentiments")
     old = connect(db_path)
-    migrations.apply(old, stop_before="m004_ai_prices")
+    migrations.apply(old, stop_before="m005_ai_prices")
     ops.create_client(old, "Old", NOW, {"ghl_location_id": "loc"})
     for source, status, cost in (
         ("a", "success", 0.25),
@@ -33,7 +33,7 @@ def test_a_file_of_the_previous_schema_migrates_and_keeps_its_ai_rows(db_path):
     old.close()
 
     database = connect(db_path)
-    assert migrate(database) == names[names.index("m004_ai_prices") :]
+    assert migrate(database) == names[names.index("m005_ai_prices") :]
     found = list(database.query("SELECT * FROM ai_interactions ORDER BY id"))
     assert [(r["source"], r["status"], r["cost_usd"]) for r in found] == [
         ("a", "success", 0.25),

@@ -27,7 +27,7 @@ CLASSIFIED_BY = ("rule", "ai")
 
 
 @migrations()
-def m005_message_sentiments(db: Database) -> None:
+def m006_message_sentiments(db: Database) -> None:
     """One row per classified message: its tag and whether a rule or the model gave it.
 
     Written in the same transaction as the lead's sentiment, so a retried job reuses it and

@@ -8,7 +8,7 @@ from db.sqlite.migrations._registry import migrations
 
 
 @migrations()
-def m004_ai_prices(db: Database) -> None:
+def m005_ai_prices(db: Database) -> None:
     """``ai_interactions.price_input_per_mtok``, ``price_cached_input_per_mtok``,
     ``price_output_per_mtok`` (USD per million tokens, as used for ``cost_usd`` at call time)
     and ``price_source`` (``genai-prices <version> <provider>/<model>``, ``env`` or
