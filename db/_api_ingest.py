@@ -72,6 +72,27 @@ class IngestOperations:
         args = (lead_id, tag, status, now, message_id)
         return await self.write_op("set_lead_sentiment", *args, timeout=30.0)
 
+    async def get_sentiment(self, message_id: int) -> Row | None:
+        """The message's own classification (``sentiment_tag``, ``classified_by``: ``rule``
+        or ``ai``), kept by :meth:`record_sentiment`; None when it was never classified."""
+        return await self.read_op("get_sentiment", message_id)
+
+    async def record_sentiment(
+        self,
+        message_id: int,
+        lead_id: int,
+        tag: str,
+        status: str,
+        *,
+        classified_by: str,
+        now: str,
+    ) -> bool:
+        """Keep the message's classification (the first one kept stays) and, in the same
+        transaction, apply it to the lead as :meth:`set_lead_sentiment` does; returns
+        whether the lead changed."""
+        args = (message_id, lead_id, tag, status, classified_by, now)
+        return await self.write_op("record_sentiment", *args, timeout=30.0)
+
     async def get_draft(self, message_id: int, channel: str) -> Row | None:
         return await self.read_op("get_draft", message_id, channel)
 

@@ -116,6 +116,10 @@ def is_sms_opt_out(body: str | None) -> bool:
     return word in SMS_OPT_OUT_KEYWORDS
 
 
+# How a message's sentiment was found (``message_sentiments.classified_by``): a fast-path
+# rule without AI, or the model.
+CLASSIFIED_BY = ("rule", "ai")
+
 # -- AI drafts ---------------------------------------------------------------------------------
 
 DRAFT_STATUSES = ("pending", "approved", "rejected")

@@ -184,6 +184,8 @@ def test_jobs_are_indexed_by_status_and_run_at(database):
         ("leads", "sentiment_tag", db.vocab.SENTIMENT_TAGS),
         ("background_jobs", "status", db.vocab.JOB_STATUSES),
         ("ai_drafts", "status", db.vocab.DRAFT_STATUSES),
+        ("message_sentiments", "sentiment_tag", db.vocab.SENTIMENT_TAGS),
+        ("message_sentiments", "classified_by", db.vocab.CLASSIFIED_BY),
         ("pruned_jobs", "status", db.vocab.FINISHED_JOB_STATUSES),
     ],
 )

@@ -94,11 +94,20 @@ def finish_inbound(db: Database, message: dict, now: str) -> tuple[int | None, b
     )
 
 
+# The attempts of a job that failed (and count toward max_attempts): every claim but the
+# snoozes (rate limits, shutdowns) and, for a SUCCEEDED or RUNNING job, its last claim.
+FAILURES_SQL = (
+    "MAX(0, attempts - snoozes - CASE WHEN status IN ('SUCCEEDED', 'RUNNING') THEN 1 ELSE 0 END)"
+)
+
+
 def job_stats(db: Database, now: str) -> dict[str, Any]:
-    """Counts by type and status, and the oldest due PENDING job (for ``jobs stats``)."""
+    """Counts by type and status, with the failed attempts and the snoozes of those jobs
+    (``failures``, ``snoozes``), and the oldest due PENDING job (for ``jobs stats``)."""
     counts = rows(
         db,
-        "SELECT type, status, COUNT(*) AS jobs FROM background_jobs "
+        f"SELECT type, status, COUNT(*) AS jobs, SUM({FAILURES_SQL}) AS failures, "
+        "SUM(snoozes) AS snoozes FROM background_jobs "
         "GROUP BY type, status ORDER BY type, status",
     )
     oldest = one(
@@ -119,7 +128,8 @@ def list_jobs(
     job_type: str | None = None,
     limit: int = 50,
 ) -> list[dict]:
-    """Jobs, newest first, optionally of one status and/or type."""
+    """Jobs, newest first, optionally of one status and/or type; each row also has
+    ``failures``: its failed attempts (see :data:`FAILURES_SQL`)."""
     where, params = [], []
     if status:
         where.append("status = ?")
@@ -130,7 +140,8 @@ def list_jobs(
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     return rows(
         db,
-        f"SELECT * FROM background_jobs {clause} ORDER BY id DESC LIMIT ?",
+        f"SELECT *, {FAILURES_SQL} AS failures FROM background_jobs {clause} "
+        "ORDER BY id DESC LIMIT ?",
         (*params, max(0, limit)),
     )
 

@@ -21,6 +21,7 @@ from db.sqlite.interactions import (
     list_interactions,
     prune_interactions,
     record_interaction,
+    record_interactions,
     unattributed_interactions,
 )
 from db.sqlite.job_runs import (
@@ -51,6 +52,7 @@ from db.sqlite.leads import (
 )
 from db.sqlite.maintenance import backup, check
 from db.sqlite.messages import get_message, ingest, unsubscribe
+from db.sqlite.sentiments import get_sentiment, record_sentiment
 
 __all__ = [
     "ai_report",
@@ -69,6 +71,7 @@ __all__ = [
     "get_job",
     "get_lead",
     "get_message",
+    "get_sentiment",
     "has_due",
     "ingest",
     "insert_draft",
@@ -81,6 +84,8 @@ __all__ = [
     "prune_jobs",
     "recent_transcript",
     "record_interaction",
+    "record_interactions",
+    "record_sentiment",
     "recover_jobs",
     "release_jobs",
     "renew_leases",
