@@ -36,10 +36,15 @@ def test_older_file_migrates_forward_and_keeps_its_data(db_path):
         migrations.apply(database, stop_before=names[1])
     else:
         migrations.apply(database)
-    client, _ = ops.create_client(database, "Old", NOW, {"ghl_location_id": "loc"})
+    # The old schema's own columns (today's operations may read columns added since).
+    client_id = database.execute(
+        "INSERT INTO clients (name, ghl_location_id, token_hash, token_prefix, created_at,"
+        " updated_at) VALUES ('Old', 'loc', 'hash', 'lh_', ?, ?) RETURNING id",
+        (NOW, NOW),
+    ).fetchone()[0]
     database.execute(
         "INSERT INTO leads (client_id, status, created_at, updated_at) VALUES (?, 'new', ?, ?)",
-        (client.id, NOW, NOW),
+        (client_id, NOW, NOW),
     )
     database.close()
     reopened = connect(db_path)
@@ -179,6 +184,7 @@ def test_jobs_are_indexed_by_status_and_run_at(database):
         ("leads", "sentiment_tag", db.vocab.SENTIMENT_TAGS),
         ("background_jobs", "status", db.vocab.JOB_STATUSES),
         ("ai_drafts", "status", db.vocab.DRAFT_STATUSES),
+        ("ai_latency_daily", "dimension", db.vocab.SPEND_DIMENSIONS),
     ],
 )
 def test_the_schema_accepts_exactly_the_live_vocabulary(database, table, column, live):
