@@ -1,7 +1,8 @@
 """The ``leadhook`` command line (the console script ``leadhook = "cli:main"``).
 
 One module per group: :mod:`cli.serve` (``serve``, the demo workspace of ``make run``),
-:mod:`cli.db` (``db migrate``), :mod:`cli.clients`, :mod:`cli.jobs`, :mod:`cli.ai`; what
+:mod:`cli.db` (``db migrate``), :mod:`cli.clients`, :mod:`cli.jobs`, :mod:`cli.ai`,
+:mod:`cli.leads`, :mod:`cli.drafts`; what
 they share (opening the store, ``--json`` output, tables) is :mod:`cli._output`. Commands
 reach the database only through :mod:`db`'s public interface, so they work whether or not
 a server runs. Exit status: 0 on success, 1 for a refusal or a database error (a message,
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import click
 
-from cli import ai, clients, db, jobs, serve
+from cli import ai, clients, db, drafts, jobs, leads, serve
 
 __all__ = ["cli", "main"]
 
@@ -36,6 +37,8 @@ cli.add_command(db.db_group)
 cli.add_command(clients.clients_group)
 cli.add_command(jobs.jobs_group)
 cli.add_command(ai.ai_group)
+cli.add_command(leads.leads_group)
+cli.add_command(drafts.drafts_group)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import cli
 
-GROUPS = {"serve", "db", "clients", "jobs", "ai"}
+GROUPS = {"serve", "db", "clients", "jobs", "ai", "leads", "drafts"}
 
 
 def walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
