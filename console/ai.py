@@ -112,6 +112,7 @@ def chart_data(series: list[dict], chosen: dict[str, Any], groups: list[dict]) -
         cost[name][i] = round(cost[name][i] + row["cost_usd"], 9)
         calls[name][i] += row["calls"]
     return {
+        "bucket": chosen["bucket"],
         "x": [int(m.timestamp()) for m in starts],
         "names": names,
         "cost": [cost[n] for n in names],

@@ -17,6 +17,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import ClientException, NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 import db
@@ -117,7 +118,7 @@ class JobsController(Controller):
         return Redirect(target, status_code=303, headers=dict(SECURITY_HEADERS))
 
     @get("/{job_id:int}")
-    async def job(self, request: Request, job_id: int) -> Template:
+    async def job(self, request: Request, job_id: FromPath[int]) -> Template:
         detail = await request.app.state.store.job_detail(job_id)
         if detail is None:
             raise NotFoundException(f"No job {job_id}.")
@@ -126,7 +127,7 @@ class JobsController(Controller):
         return page(request, "job.html", active="jobs", job=job, detail=detail)
 
     @post("/{job_id:int}/retry", status_code=303)
-    async def retry(self, request: Request, job_id: int) -> Response:
+    async def retry(self, request: Request, job_id: FromPath[int]) -> Response:
         store = request.app.state.store
         job, retried = await store.retry_job(job_id, now=db.iso(now_of(request)))
         if job is None:
@@ -139,7 +140,7 @@ class JobsController(Controller):
         return await self._answer(request, job_id, "retried", refusal)
 
     @post("/{job_id:int}/discard", status_code=303)
-    async def discard(self, request: Request, job_id: int) -> Response:
+    async def discard(self, request: Request, job_id: FromPath[int]) -> Response:
         store = request.app.state.store
         job, refusal = await store.discard_job(job_id, now=db.iso(now_of(request)))
         if job is None:

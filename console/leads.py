@@ -15,6 +15,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import ClientException, NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 import db
@@ -72,7 +73,7 @@ class LeadsController(Controller):
         )
 
     @get("/leads/{lead_id:int}")
-    async def lead(self, request: Request, lead_id: int) -> Template:
+    async def lead(self, request: Request, lead_id: FromPath[int]) -> Template:
         timeline = await request.app.state.store.lead_timeline(lead_id)
         if timeline is None:
             raise NotFoundException(f"No lead {lead_id}.")
@@ -120,11 +121,11 @@ class LeadsController(Controller):
         )
 
     @post("/drafts/{draft_id:int}/approve", status_code=303)
-    async def approve(self, request: Request, draft_id: int) -> Response:
+    async def approve(self, request: Request, draft_id: FromPath[int]) -> Response:
         return await self._decide(request, draft_id, "approve_draft", "approved")
 
     @post("/drafts/{draft_id:int}/reject", status_code=303)
-    async def reject(self, request: Request, draft_id: int) -> Response:
+    async def reject(self, request: Request, draft_id: FromPath[int]) -> Response:
         return await self._decide(request, draft_id, "reject_draft", "rejected")
 
     async def _decide(self, request: Request, draft_id: int, operation: str, done: str) -> Response:

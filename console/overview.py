@@ -168,8 +168,9 @@ class LoginController(Controller):
     opt = {"public": True}  # noqa: RUF012 - Litestar's layered config
 
     @get("/login")
-    async def login_form(self, request: Request, next: str | None = None) -> Template:
-        return page(request, "login.html", next=safe_next(next), error="")
+    async def login_form(self, request: Request) -> Template:
+        target = safe_next(request.query_params.get("next"))
+        return page(request, "login.html", next=target, error="")
 
     @post("/login", status_code=303)
     async def login(self, request: Request) -> Response:

@@ -28,8 +28,8 @@ class ConsoleOperations:
     async def console_overview(self, *, now: str) -> dict[str, Any]:
         """``by_status`` (every status, 0 included), ``oldest_due`` (id, type, run_at of the
         PENDING job due longest, or None), ``failed_24h`` (jobs that ended FAILED in the 24
-        hours before ``now``), ``messages_total``, ``clients``, ``disabled_clients``,
-        ``leads_total``."""
+        hours before ``now``, discarded ones left out), ``messages_total``, ``clients``,
+        ``disabled_clients``, ``leads_total``."""
         return await self.read_op("console_overview", now)
 
     async def find_jobs(

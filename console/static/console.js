@@ -54,14 +54,22 @@
     var axisValues = function (u, ticks) {
       return ticks.map(function (v) { return money ? "$" + v.toPrecision(3) : String(v); });
     };
-    el.textContent = "";
-    var chart = new uPlot({
+    var opts = {
       width: Math.max(320, el.clientWidth),
       height: 240,
       series: series,
-      axes: [{}, { values: axisValues, size: 70 }],
+      axes: [{}, { values: axisValues, size: 80 }],
       scales: { x: { time: true } }
-    }, [data.x].concat(columns), el);
+    };
+    if (data.bucket === "day") {
+      // Day buckets are UTC days: label them as such, one tick per day at most.
+      opts.tzDate = function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); };
+      opts.axes[0] = { space: 60, incrs: [86400, 2 * 86400, 7 * 86400, 30 * 86400],
+        values: "{YYYY}-{MM}-{DD}" };
+      series[0] = { value: "{YYYY}-{MM}-{DD} UTC" };
+    }
+    el.textContent = "";
+    var chart = new uPlot(opts, [data.x].concat(columns), el);
     window.addEventListener("resize", function () {
       chart.setSize({ width: Math.max(320, el.clientWidth), height: 240 });
     });

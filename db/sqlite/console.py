@@ -54,12 +54,17 @@ def _job_where(
     return (" WHERE " + " AND ".join(where)) if where else "", params
 
 
+_NOT_DISCARDED = (
+    " AND (last_error IS NULL OR substr(last_error, 1, length(:discarded)) != :discarded)"
+)
+
+
 # -- the overview ------------------------------------------------------------------------------
 
 
 def console_overview(database: Database, now: str) -> dict[str, Any]:
-    """Jobs by status, the RUNNING ones and the oldest due one, jobs that failed in the last
-    24 hours, the number of messages, clients and leads."""
+    """Jobs by status, the oldest due one, jobs that failed in the last 24 hours (discarded
+    ones are not failures), the number of messages, clients and leads."""
     by_status = dict.fromkeys(JOB_STATUSES, 0)
     for status in JOB_STATUSES:  # one index range each: no scan of the whole table
         found = one(
@@ -75,8 +80,9 @@ def console_overview(database: Database, now: str) -> dict[str, Any]:
     day_ago = iso(parse_iso(now) - timedelta(days=1))
     failed = one(
         database,
-        "SELECT COUNT(*) AS n FROM background_jobs WHERE status = 'FAILED' AND finished_at >= ?",
-        (day_ago,),
+        "SELECT COUNT(*) AS n FROM background_jobs WHERE status = 'FAILED'"
+        f" AND finished_at >= :since{_NOT_DISCARDED}",
+        {"since": day_ago, "discarded": DISCARDED},
     )
     counts = one(
         database,
@@ -114,11 +120,6 @@ def find_jobs(
             ORDER BY background_jobs.id DESC LIMIT :limit""",
         params,
     )
-
-
-_NOT_DISCARDED = (
-    " AND (last_error IS NULL OR substr(last_error, 1, length(:discarded)) != :discarded)"
-)
 
 
 def _retryable(filters: dict[str, Any]) -> tuple[str, dict]:
