@@ -8,8 +8,9 @@
   ``X-Forwarded-Proto: https`` from a proxy); valid for :data:`SESSION_SECONDS`.
 - Every page but the login page needs a valid cookie (:func:`console_guard`): a browser is
   sent to the login page, an htmx request gets 401 with ``HX-Redirect``.
-- Every POST (the login form too) must come from the console's own origin (``Origin``,
-  else ``Sec-Fetch-Site``, must not name another site) and, once logged in, carry the
+- Every POST (the login form too) must come from the console's own origin (``Origin`` must
+  name the request's ``Host`` or ``X-Forwarded-Host``; without ``Origin``,
+  ``Sec-Fetch-Site`` must not say another site) and, once logged in, carry the
   session's CSRF token (form field ``_csrf`` or header ``X-CSRF-Token``; an HMAC of the
   session id). Anything else is 403 and changes nothing.
 - ``POST /console/logout`` ends the session: the cookie is cleared and its id is refused
@@ -133,8 +134,12 @@ def same_origin(connection: ASGIConnection) -> bool:
     """False when the browser says the request comes from another origin or site."""
     origin = connection.headers.get("origin")
     if origin is not None and origin != "null":
-        host = connection.headers.get("host", "")
-        return urlsplit(origin).netloc == host
+        # Behind a reverse proxy the browser's host may arrive as X-Forwarded-Host.
+        hosts = {connection.headers.get("host", "")}
+        forwarded = connection.headers.get("x-forwarded-host")
+        if forwarded:
+            hosts.add(forwarded.split(",")[0].strip())
+        return urlsplit(origin).netloc in hosts
     if origin == "null":
         return False
     site = connection.headers.get("sec-fetch-site")
