@@ -40,7 +40,8 @@ def timeline_events(timeline: dict[str, Any]) -> list[dict[str, Any]]:
     changes = sorted(timeline["changes"], key=lambda c: (c["changed_at"], c["id"]))
     for at, group in groupby(changes, key=lambda c: c["changed_at"]):
         items = list(group)
-        scores = {c["field"]: c["new_value"] for c in items if c["field"] in SCORES}
+        changed = {c["field"]: c["new_value"] for c in items}
+        scores = {name: changed[name] for name in SCORES if name in changed}
         others = [c for c in items if c["field"] not in SCORES]
         events.append({"kind": "change", "at": at, "changes": others, "scores": scores})
     return sorted(events, key=lambda e: e["at"] or "", reverse=True)

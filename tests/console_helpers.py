@@ -125,6 +125,8 @@ def _seed_ai(store: db.Store, seeded: Seeded, now: datetime) -> None:
                             "source": f"background_job:{source}",
                             "client_id": seeded.client_ids[n % 2],
                             "lead_id": seeded.lead_id if n % 11 == 0 else None,
+                            "background_job_id": seeded.failed_sms[0] if n % 13 == 0 else None,
+                            "job_attempt": 1 if n % 13 == 0 else None,
                             "feature_id": feature,
                             "provider": "openai",
                             "api_type": "chat_completions",

@@ -179,6 +179,10 @@ def test_jobs_filters_running_lease_and_the_job_page_retry(site, database):
         page.inner_text("[data-testid=job-error]")
     )
     assert "Reply" in page.inner_text("[data-testid=job-message]")
+    ai_rows = one(database, "SELECT COUNT(*) FROM ai_interactions WHERE background_job_id = ?",
+                  (job,))  # fmt: skip
+    assert ai_rows > 0
+    assert page.locator("[data-testid=job-ai-rows] tbody tr").count() == ai_rows
     page.click("[data-testid=job-retry]")
     page.wait_for_selector("[data-testid=notice]")
     assert f"Job {job} is PENDING again" in page.inner_text("[data-testid=notice]")
