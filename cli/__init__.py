@@ -1,12 +1,11 @@
 """The ``leadhook`` command line (the console script ``leadhook = "cli:main"``).
 
 One module per group: :mod:`cli.serve` (``serve``, the demo workspace of ``make run``),
-:mod:`cli.db` (``db migrate``), :mod:`cli.clients`, :mod:`cli.jobs`, :mod:`cli.ai`,
-:mod:`cli.leads`, :mod:`cli.drafts`; what
-they share (opening the store, ``--json`` output, tables) is :mod:`cli._output`. Commands
-reach the database only through :mod:`db`'s public interface, so they work whether or not
-a server runs. Exit status: 0 on success, 1 for a refusal or a database error (a message,
-no traceback), 2 for a usage error.
+:mod:`cli.db` (``db migrate``), :mod:`cli.clients`, :mod:`cli.jobs`, :mod:`cli.leads`,
+:mod:`cli.drafts`, :mod:`cli.ai`; what they share (opening the store, ``--json`` output,
+tables) is :mod:`cli._output`. Commands reach the database only through :mod:`db`'s public
+interface, so they work whether or not a server runs. Exit status: 0 on success, 1 for a
+refusal or a database error (a message, no traceback), 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ cli.add_command(serve.serve)
 cli.add_command(db.db_group)
 cli.add_command(clients.clients_group)
 cli.add_command(jobs.jobs_group)
+cli.add_command(leads.leads_group)
 cli.add_command(ai.ai_group)
 cli.add_command(leads.leads_group)
 cli.add_command(drafts.drafts_group)

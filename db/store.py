@@ -34,13 +34,19 @@ from db._api_clients import ClientOperations
 from db._api_console import ConsoleOperations
 from db._api_ingest import IngestOperations
 from db._api_jobs import JobOperations
+from db._api_leads import LeadOperations
 from db._api_telemetry import TelemetryOperations
 
 DEFAULT_WRITE_TIMEOUT = 8.0
 
 
 class Store(
-    ClientOperations, IngestOperations, JobOperations, TelemetryOperations, ConsoleOperations
+    ClientOperations,
+    IngestOperations,
+    JobOperations,
+    LeadOperations,
+    TelemetryOperations,
+    ConsoleOperations,
 ):
     """One process's access to the database. See the module docstring; the operations are
     grouped by area in ``db/_api_*.py``."""

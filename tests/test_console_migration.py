@@ -1,4 +1,4 @@
-"""Migration ``m004_console`` on a file made by the previous schema: every row kept, the AI
+"""Migration ``m005_console`` on a file made by the previous schema: every row kept, the AI
 spend roll-ups filled from the rows already there and kept by the trigger afterwards, lead
 changes recorded by triggers, and the latency buckets 10 % wide."""
 
@@ -11,14 +11,14 @@ import pytest
 import db
 from db.sqlite import connect, migrate
 from db.sqlite.migrations import migrations
-from db.sqlite.migrations.m004_console import latency_bounds
+from db.sqlite.migrations.m005_console import latency_bounds
 
 NOW = "2026-01-18T10:00:00.000Z"
 
 
 def old_file(path):
     database = connect(path)
-    migrations.apply(database, stop_before="m004_console")
+    migrations.apply(database, stop_before="m005_console")
     database.execute(
         "INSERT INTO clients (name, token_hash, token_prefix, created_at, updated_at)"
         " VALUES ('Old', 'hash', 'lh_', ?, ?)",
@@ -51,7 +51,7 @@ def test_an_older_file_migrates_keeps_its_rows_and_gets_its_roll_ups(db_path):
     database = old_file(db_path)
     database.close()
     database = connect(db_path)
-    assert migrate(database) == ["m004_console"]
+    assert migrate(database) == ["m005_console"]
     assert database.execute("SELECT COUNT(*) FROM ai_interactions").fetchone()[0] == 30
     assert database.execute("SELECT name, disabled_at FROM clients").fetchall() == [("Old", None)]
     assert database.execute("SELECT COUNT(*) FROM leads").fetchone()[0] == 1

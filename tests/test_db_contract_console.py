@@ -228,6 +228,9 @@ def test_drafts_are_approved_or_rejected_once_and_never_for_an_opted_out_lead(
     draft, reason = sync.approve_draft(ids[2], now=NEXT_DAY)
     assert draft["status"] == "rejected" and "already rejected" in reason
     assert sync.approve_draft(9999, now=T1) == (None, "no draft 9999")
+    lead_id = sync.get_draft_by_id(ids[2])["lead_id"]
+    fields = {c["field"] for c in sync.lead_timeline(lead_id)["changes"]}
+    assert {"status", "sentiment_tag", "opted_out_at"} <= fields
     assert sync.get_draft_by_id(ids[0])["lead_status"] == "new"
 
 
@@ -302,5 +305,5 @@ def test_ai_spend_agrees_with_the_report_of_the_raw_rows(backend_store, client):
 def test_the_database_says_which_migrations_it_has(backend_store):
     about = backend_store.sync.database_about()
     assert about["migrations"][0]["name"] == "m001_initial"
-    assert "m004_console" in [m["name"] for m in about["migrations"]]
+    assert "m005_console" in [m["name"] for m in about["migrations"]]
     assert about["size_bytes"] > 0

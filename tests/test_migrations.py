@@ -185,6 +185,7 @@ def test_jobs_are_indexed_by_status_and_run_at(database):
         ("background_jobs", "status", db.vocab.JOB_STATUSES),
         ("ai_drafts", "status", db.vocab.DRAFT_STATUSES),
         ("ai_latency_daily", "dimension", db.vocab.SPEND_DIMENSIONS),
+        ("pruned_jobs", "status", db.vocab.FINISHED_JOB_STATUSES),
     ],
 )
 def test_the_schema_accepts_exactly_the_live_vocabulary(database, table, column, live):
@@ -195,3 +196,33 @@ def test_the_schema_accepts_exactly_the_live_vocabulary(database, table, column,
     definition = next(line for line in sql.splitlines() if line.strip().startswith(column + " "))
     allowed = definition[definition.index(" IN (") + 5 : definition.rindex(")")].rstrip(")")
     assert tuple(v.strip().strip("'") for v in allowed.split(",")) == live
+
+
+def test_a_file_of_the_previous_schema_gets_the_lead_state_and_keeps_its_rows(db_path):
+    database = connect(db_path)
+    migrations.apply(database, stop_before="m004_lead_state")
+    # The old schema's own columns (today's operations may read columns added since).
+    client_id = database.execute(
+        "INSERT INTO clients (name, ghl_location_id, token_hash, token_prefix, created_at,"
+        " updated_at) VALUES ('Old', 'loc', 'hash', 'lh_', ?, ?) RETURNING id",
+        (NOW, NOW),
+    ).fetchone()[0]
+    for contact, status in (("c1", "blacklisted"), ("c2", "qualified")):
+        database.execute(
+            "INSERT INTO leads (client_id, ghl_contact_id, status, sentiment_tag, created_at,"
+            " updated_at) VALUES (?, ?, ?, 'Interested', ?, ?)",
+            (client_id, contact, status, NOW, "2026-01-19T08:00:00.000Z"),
+        )
+    insert_message(database, client_id, 1, ghl_id="g1")
+    database.close()
+
+    reopened = connect(db_path)
+    assert migrate(reopened)[0] == "m004_lead_state"  # and the migrations after it
+    leads = list(reopened.query("SELECT * FROM leads ORDER BY id"))
+    assert [(r["status"], r["sentiment_tag"], r["opted_out_at"]) for r in leads] == [
+        ("blacklisted", "Blacklist", "2026-01-19T08:00:00.000Z"),
+        ("qualified", "Interested", None),
+    ]
+    [message] = reopened.query("SELECT * FROM messages")
+    assert (message["ghl_id"], message["provider_sent_at"]) == ("g1", None)
+    assert reopened.execute("SELECT COUNT(*) FROM pruned_jobs").fetchone()[0] == 0

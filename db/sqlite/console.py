@@ -3,7 +3,7 @@ jobs found by filter (retry-all, discard), one job with its message and AI rows,
 their timeline, drafts approved or rejected, and facts about the database file.
 
 Lists are read newest first by keyset (``id < before_id``, never OFFSET) through the indexes
-of migration ``m004_console``. Write functions are units of work for the writer (they never
+of migration ``m005_console``. Write functions are units of work for the writer (they never
 BEGIN or COMMIT). A refused action returns its reason instead of raising: ``(row, reason)``.
 The AI spend figures are in :mod:`db.sqlite.spend`.
 """
@@ -311,7 +311,8 @@ def approve_draft(database: Database, draft_id: int, now: str) -> tuple[dict | N
         database,
         """UPDATE ai_drafts SET status = 'approved', updated_at = :now
             WHERE id = :id AND status = 'pending'
-              AND (SELECT status FROM leads WHERE leads.id = ai_drafts.lead_id) != :blacklisted
+              AND (SELECT status != :blacklisted AND opted_out_at IS NULL FROM leads
+                    WHERE leads.id = ai_drafts.lead_id)
            RETURNING id""",
         {"id": draft_id, "now": now, "blacklisted": BLACKLISTED},
     )

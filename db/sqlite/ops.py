@@ -60,7 +60,13 @@ from db.sqlite.jobs import (
     prune_jobs,
     retry_job,
 )
-from db.sqlite.leads import get_lead, recent_transcript, set_lead_score, set_lead_sentiment
+from db.sqlite.leads import (
+    get_lead,
+    opt_in_lead,
+    recent_transcript,
+    set_lead_score,
+    set_lead_sentiment,
+)
 from db.sqlite.messages import get_message, ingest, unsubscribe
 from db.sqlite.spend import ai_spend, ai_spend_series
 
@@ -101,6 +107,7 @@ __all__ = [
     "list_interactions",
     "list_jobs",
     "list_leads",
+    "opt_in_lead",
     "prune_interactions",
     "prune_jobs",
     "recent_transcript",

@@ -1,4 +1,4 @@
-"""AI spend from the roll-ups of ``ai_interactions`` (migration ``m004_console``): the
+"""AI spend from the roll-ups of ``ai_interactions`` (migration ``m005_console``): the
 console's spend page, its charts and CSV, and the overview's spend of today and yesterday.
 
 Sums (calls, errors, tokens, cost of priced calls, unpriced calls) come from

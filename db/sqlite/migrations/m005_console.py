@@ -2,7 +2,8 @@
 
 - ``clients.disabled_at``: a disabled client's token is refused (401) by the token lookup and
   by the token re-check inside every write; ``NULL`` means enabled.
-- ``lead_changes``: one row per change of a lead's ``status``, ``sentiment_tag`` or scores,
+- ``lead_changes``: one row per change of a lead's ``status``, ``sentiment_tag``,
+  ``opted_out_at`` or scores,
   written by triggers whatever code (or shell session) made the change: the lead timeline.
 - ``ai_usage_hourly`` and ``ai_latency_daily``: roll-ups of ``ai_interactions``, kept by a
   trigger on insert (and filled from the rows already there), so the console's spend page
@@ -81,7 +82,7 @@ _DIMENSIONS = (
 
 
 @migrations()
-def m004_console(db: Database) -> None:
+def m005_console(db: Database) -> None:
     db.executescript(
         """
         ALTER TABLE clients ADD COLUMN disabled_at TEXT;  -- NULL: enabled
@@ -102,14 +103,15 @@ def m004_console(db: Database) -> None:
             lead_id INTEGER NOT NULL REFERENCES leads(id) ON DELETE CASCADE,
             client_id INTEGER NOT NULL,
             changed_at TEXT NOT NULL,           -- the lead's updated_at of the change
-            field TEXT NOT NULL,                -- status, sentiment_tag, fit_score, ...
+            field TEXT NOT NULL,                -- status, sentiment_tag, opted_out_at, ...
             old_value TEXT,
             new_value TEXT
         );
         CREATE INDEX lead_changes_lead ON lead_changes (lead_id, id);
         """
     )
-    for field in ("status", "sentiment_tag", "fit_score", "intent_score", "overall_score"):
+    fields = ("status", "sentiment_tag", "opted_out_at", "fit_score", "intent_score")
+    for field in (*fields, "overall_score"):
         db.execute(
             f"""
             CREATE TRIGGER leads_{field}_changed AFTER UPDATE OF {field} ON leads
