@@ -14,6 +14,7 @@ from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 
 import ai
+import console
 import db
 import postprocess
 from config import Settings
@@ -81,7 +82,8 @@ def create_app(
         request_max_body_size=settings.max_body_bytes,
     )
     return Litestar(
-        route_handlers=[webhooks, *ROUTES],
+        route_handlers=[webhooks, *ROUTES, *console.ROUTES],
+        template_config=console.TEMPLATE_CONFIG,
         lifespan=[
             store_lifespan_factory(settings),
             ai_lifespan_factory(ai_prices),

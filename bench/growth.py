@@ -1,11 +1,14 @@
-"""Growth benchmark: ingest rate and report time with 10k against 1M rows.
+"""Growth benchmark: ingest rate, report time and console pages with 10k against 1M rows.
 
-For each size, a database with that many ``messages`` (each with its job) and
-``ai_interactions`` rows (bench/_seed.py), then: the GoHighLevel webhook under wrk (64
-connections, unique payloads, the job runner off so that only ingest is measured), and the
-spend report (``Store.ai_report``) by source, feature and model, best of 3.
+For each size, a database with that many ``messages`` (each with its job), ``ai_interactions``
+rows (bench/_seed.py) and ``ai_drafts`` (one per message; 1 % of the jobs FAILED, some
+RUNNING and PENDING, lead changes), then: the GoHighLevel webhook under wrk (64 connections,
+unique payloads, the job runner off so that only ingest is measured), the spend report
+(``Store.ai_report``) by source, feature and model, best of 3, and every console page
+(logged in over HTTP on 127.0.0.1: the time to the last byte, best of 5, so server time plus
+the loopback round trip).
 
-    python -m bench.growth [--small 10000] [--large 1000000] [--seconds 8]
+    python -m bench.growth [--small 10000] [--large 1000000] [--seconds 8] [--console-only]
 """
 
 from __future__ import annotations
@@ -15,11 +18,33 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 import db
 from bench import _seed, _servers, _wrk
 from db.sqlite import connect
 
 ROUTE = "/api/webhooks/ghl/sms"
+ADMIN_TOKEN = "bench-admin-token"
+# The console's pages as an operator opens them; {job}, {lead}, {before} are filled in.
+CONSOLE_PAGES = [
+    "/console",
+    "/console/jobs",
+    "/console/jobs?status=FAILED",
+    "/console/jobs?status=FAILED&type=SMS_INBOUND_POST_PROCESS&before={before}",
+    "/console/jobs?status=RUNNING",
+    "/console/jobs?error=timeout",
+    "/console/jobs/retry-all?status=FAILED",
+    "/console/jobs/{job}",
+    # The seeded AI calls start on 2026-01-01 (one every 2 s: 1M rows span 23 days).
+    "/console/ai?window=custom&since=2026-01-01&until=2026-01-07&by=source",
+    "/console/ai?window=custom&since=2026-01-01&until=2026-01-30&by=client&bucket=hour",
+    "/console/ai.csv?window=custom&since=2026-01-01&until=2026-01-30&by=model&kind=series",
+    "/console/leads?status=qualified",
+    "/console/leads/{lead}",
+    "/console/drafts",
+    "/console/about",
+]
 
 
 def report_seconds(path: Path, by: str) -> float:
@@ -33,7 +58,57 @@ def report_seconds(path: Path, by: str) -> float:
     return best
 
 
-def measure(rows: int, seconds: int) -> dict[str, float]:
+def seed_console(database, rows: int) -> dict[str, int]:
+    """What the console shows besides messages and AI rows (bench data only): one draft per
+    message, 1 % of the jobs FAILED, 100 RUNNING, 1,000 PENDING, sentiment changes."""
+    conn = database.conn
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(
+        "INSERT INTO ai_drafts (client_id, lead_id, trigger_message_id, channel, body, status,"
+        " created_at, updated_at) SELECT client_id, lead_id, id, channel, 'Thanks! Tuesday?',"
+        " CASE WHEN id % 10 = 0 THEN 'pending' ELSE 'approved' END, created_at, created_at"
+        " FROM messages"
+    )
+    conn.execute(
+        "UPDATE background_jobs SET status = 'FAILED', finished_at = updated_at,"
+        " last_error = CASE WHEN id % 200 = 0 THEN 'AIRetryableError: timeout'"
+        " ELSE 'AIRequestError: 401 invalid api key' END WHERE id % 100 = 0"
+    )
+    conn.execute(
+        "UPDATE background_jobs SET status = 'RUNNING', locked_by = 'bench:1',"
+        " locked_at = updated_at WHERE id % 10000 = 1"
+    )
+    conn.execute("UPDATE background_jobs SET status = 'PENDING' WHERE id % 1000 = 7")
+    conn.execute(
+        "UPDATE leads SET status = 'qualified', sentiment_tag = 'Interested' WHERE id % 3 = 0"
+    )
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    job = conn.execute("SELECT MAX(id) FROM background_jobs WHERE status = 'FAILED'").fetchone()
+    lead = conn.execute("SELECT MAX(lead_id) FROM messages").fetchone()
+    return {"job": job[0] or 1, "lead": lead[0] or 1, "before": max(1, rows // 2)}
+
+
+def console_ms(url: str, ids: dict[str, int]) -> dict[str, float]:
+    """The best of 5 for each console page, in milliseconds (logged in, over HTTP)."""
+    timings = {}
+    with httpx.Client(base_url=url, timeout=60) as client:
+        response = client.post("/console/login", data={"token": ADMIN_TOKEN})
+        assert response.status_code == 303, response.text
+        for template in CONSOLE_PAGES:
+            path = template.format(**ids)
+            best = float("inf")
+            for _ in range(5):
+                started = time.perf_counter()
+                response = client.get(path)
+                elapsed = time.perf_counter() - started
+                assert response.status_code == 200, (path, response.status_code)
+                best = min(best, elapsed)
+            timings[template] = best * 1000
+    return timings
+
+
+def measure(rows: int, seconds: int, console_only: bool = False) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "growth.db"
         token = _servers.add_workspace(path)
@@ -41,15 +116,19 @@ def measure(rows: int, seconds: int) -> dict[str, float]:
         client_id = database.execute("SELECT MIN(id) FROM clients").fetchone()[0]
         started = time.perf_counter()
         _seed.seed(database, client_id, messages=rows, ai_rows=rows)
+        ids = seed_console(database, rows)
         seeded = time.perf_counter() - started
         database.close()
-        result = {"seed_s": seeded}
+        result: dict = {"seed_s": seeded}
         for by in ("source", "feature", "model"):
             result[f"report_{by}_s"] = report_seconds(path, by)
-        with _servers.leadhook_server(path, LEADHOOK_SCHEDULER_ENABLED="0") as url:
-            _wrk.run(url, ROUTE, seconds=2, connections=64, token=token)  # warm-up
-            ingest = _wrk.run(url, ROUTE, seconds=seconds, connections=64, token=token)
-        result.update(rps=ingest.requests_per_s, p99=ingest.p99_ms, errors=ingest.errors)
+        env = {"LEADHOOK_SCHEDULER_ENABLED": "0", "LEADHOOK_ADMIN_TOKEN": ADMIN_TOKEN}
+        with _servers.leadhook_server(path, **env) as url:
+            result["console_ms"] = console_ms(url, ids)
+            if not console_only:
+                _wrk.run(url, ROUTE, seconds=2, connections=64, token=token)  # warm-up
+                ingest = _wrk.run(url, ROUTE, seconds=seconds, connections=64, token=token)
+                result.update(rps=ingest.requests_per_s, p99=ingest.p99_ms, errors=ingest.errors)
         return result
 
 
@@ -58,9 +137,17 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--console-only", action="store_true", help="skip the ingest runs")
     args = parser.parse_args()
-    small = measure(args.small, args.seconds)
-    large = measure(args.large, args.seconds)
+    small = measure(args.small, args.seconds, args.console_only)
+    large = measure(args.large, args.seconds, args.console_only)
+    print(f"console pages (ms to the last byte, best of 5): {args.small} rows / {args.large} rows")
+    for template, ms in large["console_ms"].items():
+        print(f"  {small['console_ms'][template]:>7.1f} {ms:>7.1f}  {template}")
+    slowest = max(large["console_ms"].values())
+    print(f"slowest console page at {args.large} rows: {slowest:.0f} ms (target < 200 ms)")
+    if args.console_only:
+        return
     print("growth: messages (+ their jobs) and ai_interactions rows already in the database")
     print(
         f"{'rows':>10} {'ingest req/s':>13} {'p99 ms':>7} {'report by source ms':>20} "

@@ -170,3 +170,25 @@ def jobs_retry(job_id: int, as_json: bool) -> None:
         as_json,
         f"job {job_id} ({job['type']}) is PENDING again, due now; attempts reset",
     )
+
+
+@jobs_group.command(name="discard")
+@click.argument("job_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+def jobs_discard(job_id: int, as_json: bool) -> None:
+    """Set a PENDING or FAILED job aside for good: it is never run again by itself.
+
+    The job becomes FAILED with the error "discarded by operator" (a failed job keeps its
+    own error after it); retry-all in the console leaves it alone, `jobs retry ID` can still
+    bring it back. A RUNNING or SUCCEEDED job cannot be discarded.
+
+    \b
+    Example:
+        leadhook jobs discard 42
+    """
+    job, refusal = call("discard_job", job_id, now=db.iso(db.utcnow()))
+    if refusal is not None:
+        raise click.ClickException(
+            refusal if job is None else f"job {job_id} not discarded: {refusal}"
+        )
+    emit(job, as_json, f"job {job_id} ({job['type']}) is discarded: it will not run again")

@@ -34,6 +34,7 @@ class Client:
     email_workspace_id: str | None
     token_prefix: str
     created_at: str
+    disabled_at: str | None = None  # a disabled client's token is refused (401)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from db._api_clients import ClientOperations
+from db._api_console import ConsoleOperations
 from db._api_ingest import IngestOperations
 from db._api_jobs import JobOperations
 from db._api_leads import LeadOperations
@@ -48,6 +49,7 @@ class Store(
     LeadOperations,
     TelemetryOperations,
     MaintenanceOperations,
+    ConsoleOperations,
 ):
     """One process's access to the database. See the module docstring; the operations are
     grouped by area in ``db/_api_*.py``."""

@@ -128,3 +128,11 @@ DRAFT_STATUSES = ("pending", "approved", "rejected")
 
 # ``--by`` / ``?by=`` → the ``ai_interactions`` column grouped by.
 REPORT_DIMENSIONS = {"source": "source", "feature": "feature_id", "model": "model"}
+# What the console's spend page groups by (``ai_latency_daily.dimension``).
+SPEND_DIMENSIONS = ("source", "feature", "model", "client")
+
+# -- operator actions --------------------------------------------------------------------------
+
+# ``last_error`` of a job an operator discarded starts with this (it stays FAILED: see
+# ``Store.discard_job``).
+DISCARDED = "discarded by operator"

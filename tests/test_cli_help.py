@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import cli
 
-GROUPS = {"serve", "db", "config", "clients", "jobs", "leads", "ai"}
+GROUPS = {"serve", "db", "config", "clients", "jobs", "leads", "drafts", "ai"}
 
 
 def walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:

@@ -9,6 +9,7 @@ import pytest
 
 from db.sqlite import connect, migrate, ops
 from db.sqlite.migrations import migrations
+from tests.test_migrations import old_client
 
 NOW = "2026-01-18T10:00:00.000Z"
 
@@ -18,7 +19,7 @@ def test_a_file_of_the_previous_schema_migrates_and_keeps_its_ai_rows(db_path):
     assert names.index("m007_ai_prices") < names.index("m008_message_sentiments")
     old = connect(db_path)
     migrations.apply(old, stop_before="m007_ai_prices")
-    ops.create_client(old, "Old", NOW, {"ghl_location_id": "loc"})
+    old_client(old, "Old", "loc")
     for source, status, cost in (
         ("a", "success", 0.25),
         ("a", "error", 0.0),

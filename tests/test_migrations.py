@@ -36,10 +36,15 @@ def test_older_file_migrates_forward_and_keeps_its_data(db_path):
         migrations.apply(database, stop_before=names[1])
     else:
         migrations.apply(database)
-    client, _ = ops.create_client(database, "Old", NOW, {"ghl_location_id": "loc"})
+    # The old schema's own columns (today's operations may read columns added since).
+    client_id = database.execute(
+        "INSERT INTO clients (name, ghl_location_id, token_hash, token_prefix, created_at,"
+        " updated_at) VALUES ('Old', 'loc', 'hash', 'lh_', ?, ?) RETURNING id",
+        (NOW, NOW),
+    ).fetchone()[0]
     database.execute(
         "INSERT INTO leads (client_id, status, created_at, updated_at) VALUES (?, 'new', ?, ?)",
-        (client.id, NOW, NOW),
+        (client_id, NOW, NOW),
     )
     database.close()
     reopened = connect(db_path)
@@ -186,6 +191,7 @@ def test_jobs_are_indexed_by_status_and_run_at(database):
         ("ai_drafts", "status", db.vocab.DRAFT_STATUSES),
         ("message_sentiments", "sentiment_tag", db.vocab.SENTIMENT_TAGS),
         ("message_sentiments", "classified_by", db.vocab.CLASSIFIED_BY),
+        ("ai_latency_daily", "dimension", db.vocab.SPEND_DIMENSIONS),
         ("pruned_jobs", "status", db.vocab.FINISHED_JOB_STATUSES),
     ],
 )
@@ -202,14 +208,19 @@ def test_the_schema_accepts_exactly_the_live_vocabulary(database, table, column,
 def test_a_file_of_the_previous_schema_gets_the_lead_state_and_keeps_its_rows(db_path):
     database = connect(db_path)
     migrations.apply(database, stop_before="m004_lead_state")
-    client, _ = ops.create_client(database, "Old", NOW, {"ghl_location_id": "loc"})
+    # The old schema's own columns (today's operations may read columns added since).
+    client_id = database.execute(
+        "INSERT INTO clients (name, ghl_location_id, token_hash, token_prefix, created_at,"
+        " updated_at) VALUES ('Old', 'loc', 'hash', 'lh_', ?, ?) RETURNING id",
+        (NOW, NOW),
+    ).fetchone()[0]
     for contact, status in (("c1", "blacklisted"), ("c2", "qualified")):
         database.execute(
             "INSERT INTO leads (client_id, ghl_contact_id, status, sentiment_tag, created_at,"
             " updated_at) VALUES (?, ?, ?, 'Interested', ?, ?)",
-            (client.id, contact, status, NOW, "2026-01-19T08:00:00.000Z"),
+            (client_id, contact, status, NOW, "2026-01-19T08:00:00.000Z"),
         )
-    insert_message(database, client.id, 1, ghl_id="g1")
+    insert_message(database, client_id, 1, ghl_id="g1")
     database.close()
 
     reopened = connect(db_path)
@@ -245,18 +256,26 @@ def message_indexes(database) -> dict[str, str]:
     }
 
 
+def old_client(database, name: str, location: str | None = None) -> int:
+    """A client as the first schema knew it (today's operations may read later columns)."""
+    return database.execute(
+        "INSERT INTO clients (name, ghl_location_id, token_hash, token_prefix, created_at,"
+        " updated_at) VALUES (?, ?, ?, 'lh_', ?, ?) RETURNING id",
+        (name, location, f"hash-{name}", NOW, NOW),
+    ).fetchone()[0]
+
+
 def test_per_client_dedupe_migrates_a_file_of_the_previous_schema(db_path):
     database = connect(db_path)
     migrations.apply(database, stop_before="m005_per_client_dedupe")
     assert "messages_email_reply_id" in message_indexes(database)
-    a, _ = ops.create_client(database, "A", NOW, {"ghl_location_id": "loc_a"})
-    b, _ = ops.create_client(database, "B", NOW, {"ghl_location_id": "loc_b"})
-    lead_a = find_or_create_lead(database, a.id, db.LeadFields(ghl_contact_id="c"), now=NOW)
-    lead_b = find_or_create_lead(database, b.id, db.LeadFields(ghl_contact_id="c"), now=NOW)
+    a, b = old_client(database, "A", "loc_a"), old_client(database, "B", "loc_b")
+    lead_a = find_or_create_lead(database, a, db.LeadFields(ghl_contact_id="c"), now=NOW)
+    lead_b = find_or_create_lead(database, b, db.LeadFields(ghl_contact_id="c"), now=NOW)
     for n, column in enumerate(DEDUPE):
-        insert_message(database, a.id, lead_a, **{column: f"a-{n}"})
-        insert_message(database, b.id, lead_b, **{column: f"b-{n}"})
-    insert_message(database, a.id, lead_a)  # no dedupe value at all
+        insert_message(database, a, lead_a, **{column: f"a-{n}"})
+        insert_message(database, b, lead_b, **{column: f"b-{n}"})
+    insert_message(database, a, lead_a)  # no dedupe value at all
     before = database.execute("SELECT * FROM messages ORDER BY id").fetchall()
     database.close()
 
@@ -271,9 +290,9 @@ def test_per_client_dedupe_migrates_a_file_of_the_previous_schema(db_path):
         assert sql.startswith("CREATE UNIQUE INDEX")
         assert f"(client_id, {column}) WHERE {column} IS NOT NULL" in sql
     # Enforced per client: B may now store A's id, A may not store it twice.
-    insert_message(reopened, b.id, lead_b, email_reply_id="a-1")
+    insert_message(reopened, b, lead_b, email_reply_id="a-1")
     with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
-        insert_message(reopened, a.id, lead_a, email_reply_id="a-1")
+        insert_message(reopened, a, lead_a, email_reply_id="a-1")
     assert reopened.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 

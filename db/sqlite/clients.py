@@ -1,4 +1,10 @@
-"""Clients (workspaces) and their webhook tokens. Tokens are stored only as a SHA-256 hash."""
+"""Clients (workspaces) and their webhook tokens. Tokens are stored only as a SHA-256 hash.
+
+A disabled client (``disabled_at`` set) is refused everywhere a token is checked: the lookup
+(:func:`client_by_token_hash`) finds no client, and :func:`check_token` inside a write raises
+:class:`TokenRevoked`. ``disable_client``/``enable_client``/``update_client`` are the
+operations of ``leadhook clients disable|enable|update``.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,8 @@ from db.tokens import hash_token, new_token
 
 WORKSPACE_COLUMNS = ("ghl_location_id", "unipile_account_id", "email_workspace_id")
 _COLUMNS = (
-    "id, name, ghl_location_id, unipile_account_id, email_workspace_id, token_prefix, created_at"
+    "id, name, ghl_location_id, unipile_account_id, email_workspace_id, token_prefix, "
+    "created_at, disabled_at"
 )
 
 
@@ -66,6 +73,8 @@ def client_by_token_hash(db: Database, token_hash: str) -> Client | None:
     row = one(db, f"SELECT {_COLUMNS}, token_hash FROM clients WHERE token_hash = ?", (token_hash,))
     if row is None or not hmac.compare_digest(row.pop("token_hash"), token_hash):
         return None
+    if row["disabled_at"] is not None:
+        return None
     return Client(**row)
 
 
@@ -85,8 +94,56 @@ def check_token(db: Database, client_id: int, token_hash: str) -> None:
     memo = getattr(db, "batch_memo", None)
     if memo is not None and (client_id, token_hash) in memo:
         return
-    row = one(db, "SELECT token_hash FROM clients WHERE id = ?", (client_id,))
+    row = one(db, "SELECT token_hash, disabled_at FROM clients WHERE id = ?", (client_id,))
     if row is None or not hmac.compare_digest(row["token_hash"], token_hash):
         raise TokenRevoked("the client token is no longer valid")
+    if row["disabled_at"] is not None:
+        raise TokenRevoked("the client is disabled")
     if memo is not None:
         memo[client_id, token_hash] = True
+
+
+def update_client(db: Database, client_id: int, now: str, changes: dict) -> Client | None:
+    """Set the client's ``name`` and workspace ids given in ``changes`` (a blank id clears
+    it); None if there is no such client. :class:`DuplicateWorkspace` when an id is taken."""
+    unknown = set(changes) - {"name", *WORKSPACE_COLUMNS}
+    if unknown:
+        raise ValueError(f"not client fields: {sorted(unknown)}")
+    if "name" in changes and not (changes["name"] or "").strip():
+        raise ValueError("a client's name cannot be blank")
+    values = {c: ((v or "").strip() or None) for c, v in changes.items()}
+    sets = "".join(f"{column} = :{column}, " for column in values)
+    try:
+        row = one(
+            db,
+            f"UPDATE clients SET {sets}updated_at = :now WHERE id = :id RETURNING {_COLUMNS}",
+            {**values, "now": now, "id": client_id},
+        )
+    except sqlite3.IntegrityError as exc:
+        raise DuplicateWorkspace(f"a workspace already uses that id ({exc})") from None
+    return Client(**row) if row else None
+
+
+def disable_client(db: Database, client_id: int, now: str) -> tuple[Client | None, bool]:
+    return _set_disabled(db, client_id, True, now)
+
+
+def enable_client(db: Database, client_id: int, now: str) -> tuple[Client | None, bool]:
+    return _set_disabled(db, client_id, False, now)
+
+
+def _set_disabled(
+    db: Database, client_id: int, disabled: bool, now: str
+) -> tuple[Client | None, bool]:
+    """Disable (``disabled_at = now``) or enable the client: ``(client, changed)``; changed
+    is False when it already was in that state, and the client None when there is none."""
+    if disabled:
+        sql = "UPDATE clients SET disabled_at = :now, updated_at = :now"
+        sql += " WHERE id = :id AND disabled_at IS NULL"
+    else:
+        sql = "UPDATE clients SET disabled_at = NULL, updated_at = :now"
+        sql += " WHERE id = :id AND disabled_at IS NOT NULL"
+    row = one(db, f"{sql} RETURNING {_COLUMNS}", {"now": now, "id": client_id})
+    if row is not None:
+        return Client(**row), True
+    return get_client(db, client_id), False
