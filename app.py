@@ -1,4 +1,6 @@
-"""The application factory: routes, the store, the scheduler, one process."""
+"""The application factory: routes, the store, the scheduler, one process; and the HTTP
+server that runs it (:func:`server`, :func:`serve`: the same stack and limits for
+``leadhook serve`` and the tests)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,14 @@ import ai
 import db
 import postprocess
 from config import Settings
-from handlers import ROUTES, WEBHOOK_ROUTES, TokenCache, error_response
+from handlers import (
+    ROUTES,
+    WEBHOOK_ROUTES,
+    TokenCache,
+    error_response,
+    http_server,
+    run_server,
+)
 from scheduler import scheduler_lifespan
 
 log = logging.getLogger("leadhook")
@@ -94,3 +103,14 @@ def create_app(
         ),
         debug=False,
     )
+
+
+def server(asgi_app: Litestar, settings: Settings, *, host: str, port: int, **options):
+    """The HTTP server (uvicorn with leadhook's connection limits) for ``asgi_app``, not yet
+    started; ``options``: more uvicorn settings (tests pass ``log_level``)."""
+    return http_server(asgi_app, settings, host, port, **options)
+
+
+def serve(asgi_app: Litestar, settings: Settings, *, host: str, port: int) -> None:
+    """Serve ``asgi_app`` on ``host:port`` until SIGINT/SIGTERM (``leadhook serve``)."""
+    run_server(asgi_app, settings, host, port)

@@ -53,6 +53,12 @@ class Settings:
     job_grace_seconds: float = 10.0
     job_poll_seconds: float = 1.0
     job_retention_days: int = 30
+    # HTTP connections (handlers/_server.py): at most this many open (lowered to what the
+    # file-descriptor limit allows); a request's headers and body must arrive within the read
+    # timeout of its first byte; an idle kept-alive connection is closed after the keep-alive.
+    max_connections: int = 1000
+    http_read_timeout_seconds: float = 10.0
+    http_keepalive_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -77,6 +83,11 @@ class Settings:
             "job_retention_days": max(0, _int("LEADHOOK_JOB_RETENTION_DAYS", 30)),
             "scheduler_enabled": _int("LEADHOOK_SCHEDULER_ENABLED", 1) != 0,
             "log_level": (_str("LEADHOOK_LOG_LEVEL") or "INFO").upper(),
+            "max_connections": max(1, _int("LEADHOOK_MAX_CONNECTIONS", 1000)),
+            "http_read_timeout_seconds": float(
+                max(1, _int("LEADHOOK_HTTP_READ_TIMEOUT_SECONDS", 10))
+            ),
+            "http_keepalive_seconds": float(max(1, _int("LEADHOOK_HTTP_KEEPALIVE_SECONDS", 5))),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

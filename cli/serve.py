@@ -33,9 +33,8 @@ def serve(host: str, port: int, demo: bool) -> None:
     Example:
         leadhook serve --port 8000
     """
-    import uvicorn
-
     from app import create_app
+    from app import serve as serve_http
 
     settings = Settings.from_env()
     logging.basicConfig(
@@ -44,8 +43,7 @@ def serve(host: str, port: int, demo: bool) -> None:
     with open_store(settings) as store:
         if demo:
             demo_workspace(store, settings, host, port)
-    # No access log: its request lines would carry ?token= query strings.
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, workers=1)
+    serve_http(create_app(settings), settings, host=host, port=port)
 
 
 def demo_workspace(store: db.Store, settings: Settings, host: str, port: int) -> None:
