@@ -30,7 +30,6 @@ from litestar.exceptions import NotAuthorizedException
 import db
 from db import Client
 
-
 TOKEN_WAYS = "'Authorization: Bearer <token>', an X-Leadhook-Token header or ?token=<token>"
 INVALID_TOKEN = (
     "Invalid client token: it is unknown, rotated or disabled; send the workspace's current "
