@@ -4,6 +4,7 @@ server that runs it (:func:`server`, :func:`serve`: the same stack and limits fo
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -13,7 +14,6 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.logging import LoggingConfig
-from litestar.openapi import OpenAPIConfig
 
 import ai
 import db
@@ -25,11 +25,17 @@ from handlers import (
     TokenCache,
     error_response,
     http_server,
+    openapi_document,
+    openapi_routes,
     run_server,
 )
 from scheduler import scheduler_lifespan
 
 log = logging.getLogger("leadhook")
+try:
+    VERSION = importlib.metadata.version("leadhook")
+except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a bare checkout
+    VERSION = "0.0.0"
 
 
 def store_lifespan_factory(settings: Settings):
@@ -87,8 +93,11 @@ def create_app(
         route_handlers=WEBHOOK_ROUTES,
         request_max_body_size=settings.max_body_bytes,
     )
+    openapi = openapi_document(
+        WEBHOOK_ROUTES, version=VERSION, max_body_bytes=settings.max_body_bytes
+    )
     return Litestar(
-        route_handlers=[webhooks, *ROUTES],
+        route_handlers=[webhooks, *ROUTES, *openapi_routes(openapi)],
         lifespan=[
             store_lifespan_factory(settings),
             ai_lifespan_factory(ai_prices),
@@ -96,7 +105,7 @@ def create_app(
         ],
         exception_handlers={HTTPException: error_response, Exception: error_response},
         state=State({"settings": settings, "clock": clock, "token_cache": TokenCache()}),
-        openapi_config=OpenAPIConfig(title="leadhook", version="0.1.0"),
+        openapi_config=None,  # leadhook's own document: handlers/openapi.py
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},
             log_exceptions="never",

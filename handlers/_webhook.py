@@ -27,6 +27,7 @@ payloads use fewer than 10), a body over ``LEADHOOK_MAX_BODY_BYTES`` (the 413 st
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -117,8 +118,21 @@ def webhook_route(
     *,
     summary: str,
     authenticate: Authenticate = authenticate,
+    workspace_field: str | None = None,
+    token_in_body: bool = False,
 ) -> HTTPRouteHandler:
-    """The ``POST path`` route of one provider (see the module docstring for the flow)."""
+    """The ``POST path`` route of one provider (see the module docstring for the flow).
+
+    For the OpenAPI document (:mod:`handlers.openapi`), its ``opt`` carries the payload
+    struct, the provider module's docstring, ``workspace_field`` (the payload field checked
+    against the token's workspace: 403) and ``token_in_body`` (SmartLead's ``secret_key``).
+    """
+    opt = {
+        "payload": struct,
+        "description": sys.modules[struct.__module__].__doc__,
+        "workspace_field": workspace_field,
+        "token_in_body": token_in_body,
+    }
 
     async def receive(request: Request) -> dict[str, Any]:
         with ai_telemetry_source(path):
@@ -135,7 +149,7 @@ def webhook_route(
                     await confirm(request, caller)
                 raise
 
-    return post(path, status_code=200, summary=summary)(receive)
+    return post(path, status_code=200, summary=summary, opt=opt)(receive)
 
 
 async def read_body(request: Request) -> bytes:

@@ -160,5 +160,9 @@ def parse(payload: EmailWebhook, client: Client, now: datetime, settings: Settin
 
 
 route = webhook_route(
-    PATH, EmailWebhook, parse, summary="Email platform (EmailBison/Inboxxia) events"
+    PATH,
+    EmailWebhook,
+    parse,
+    summary="Email platform (EmailBison/Inboxxia) events",
+    workspace_field="event.workspace_id",
 )

@@ -213,4 +213,5 @@ route = webhook_route(
     parse,
     summary="SmartLead events (token in a header or as secret_key)",
     authenticate=smartlead_caller,
+    token_in_body=True,
 )

@@ -30,6 +30,20 @@ async def admin_token_guard(connection: ASGIConnection, _: BaseRouteHandler) -> 
     require_secret(connection, connection.app.state.settings.admin_token, "LEADHOOK_ADMIN_TOKEN")
 
 
+def since_time(value: str) -> str:
+    """``since`` as stored (``2026-01-18T00:00:00.000Z``); 400 unless an ISO-8601 time or date
+    of the years 1000 to 2999 (the stored form sorts as text only with four-digit years)."""
+    try:
+        moment = db.parse_iso(value.strip())
+        if 1000 <= moment.year <= 2999:
+            return db.iso(moment)
+    except (ValueError, OverflowError):
+        pass
+    raise ClientException(
+        f"since must be an ISO-8601 time or date (e.g. 2026-01-18T10:00:00Z), got {clip(value)}"
+    )
+
+
 class TelemetryController(Controller):
     path = "/api/telemetry"
     guards = [admin_token_guard]  # noqa: RUF012 - Litestar's layered config
@@ -44,11 +58,6 @@ class TelemetryController(Controller):
         if by not in db.vocab.REPORT_DIMENSIONS:
             choices = ", ".join(db.vocab.REPORT_DIMENSIONS)
             raise ClientException(f"by must be one of {choices}, got {clip(by)}")
-        try:
-            since_iso = db.normalize_time(since, "since")
-        except ValueError:
-            raise ClientException(
-                f"since must be an ISO-8601 time (e.g. 2026-01-18T10:00:00Z), got {clip(since)}"
-            ) from None
+        since_iso = None if since is None else since_time(since)
         report = await request.app.state.store.ai_report(by, since_iso)
         return {"success": True, **report}
