@@ -23,11 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import h11
 import msgspec
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 log = logging.getLogger("leadhook.http")
 INVALID_HTTP_LOG = "Invalid HTTP request received."
+UPGRADE_LOGS = ("Unsupported upgrade request.", "No supported WebSocket library detected.")
 
 
 class Tally:
@@ -201,11 +203,12 @@ class GuardedProtocol(H11Protocol):
         if self.transport.is_closing():
             return
         cycle = self.cycle
-        answer = self._request_bytes
         if cycle is not None and not cycle.response_complete:  # the body is still coming
             answer = not cycle.response_started
             cycle.disconnected = True  # the app's receive() sees a disconnect, its send is dropped
             cycle.message_event.set()
+        else:  # part of a new request's headers (not the rest of a body already answered)
+            answer = self._request_bytes and self.conn.their_state is h11.IDLE
         if answer:
             self.guard.tally.note("timeout", "slow requests answered 408 and closed")
             self.transport.write(self.guard.timeout_answer)
@@ -233,11 +236,23 @@ def protocol_class(guard: ConnectionGuard) -> type[GuardedProtocol]:
 
 
 class _QuietInvalidRequests(logging.Filter):
-    """uvicorn logs every malformed request; :meth:`GuardedProtocol.send_400_response` counts
-    them in one line a minute instead."""
+    """uvicorn logs every malformed request (:meth:`GuardedProtocol.send_400_response` counts
+    them instead) and every ``Upgrade`` request it cannot serve, in two lines: counted here, in
+    one line a minute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tally = Tally()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != INVALID_HTTP_LOG
+        message = record.getMessage()
+        if message == INVALID_HTTP_LOG:
+            return False
+        if message.startswith(UPGRADE_LOGS):
+            if message.startswith(UPGRADE_LOGS[0]):
+                self.tally.note("upgrade", "requests to upgrade the connection ignored")
+            return False
+        return True
 
 
 QUIET_INVALID_REQUESTS = _QuietInvalidRequests()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import resource
 import socket
@@ -307,3 +308,33 @@ def test_at_the_file_descriptor_limit_the_server_answers_and_does_not_flood_its_
     assert "Traceback" not in output
     assert len(output) < 5_000, output
     assert "closed to make room at the limit of" in output
+
+
+def test_a_body_still_coming_after_its_answer_gets_no_second_answer(serve, workspace):
+    """A 413 is answered before the whole body is read; the rest that keeps coming is cut
+    off at the read timeout, without a 408 after the 413."""
+    live = serve(max_body_bytes=1000, http_read_timeout_seconds=1.0)
+    with connect(live.port) as sock:
+        sock.sendall(
+            PARTIAL_HEADERS
+            + f"Authorization: Bearer {workspace.token}\r\n".encode()
+            + b"Content-Length: 100000\r\n\r\n"
+            + b"x" * 2000
+        )
+        with Dripper([sock]):
+            received, seconds = read_until_closed(sock, timeout=10)
+    assert received.startswith(b"HTTP/1.1 413 ")
+    assert received.count(b"HTTP/1.1 ") == 1
+    assert seconds < 3
+
+
+def test_upgrade_requests_are_not_logged_one_by_one(serve, caplog):
+    caplog.set_level(logging.INFO)
+    live = serve()
+    headers = {"Connection": "Upgrade", "Upgrade": "websocket"}
+    with httpx.Client(base_url=live.url, timeout=10) as http:
+        for _ in range(5):
+            assert http.get("/healthz", headers=headers).status_code == 200
+    lines = [r.getMessage() for r in caplog.records]
+    assert not any("Unsupported upgrade" in line or "WebSocket" in line for line in lines)
+    assert sum("upgrade the connection ignored" in line for line in lines) <= 1
