@@ -131,6 +131,10 @@ class Acceptor:
                 self.loop.call_later(ACCEPT_RETRY_SECONDS, self.resume)
                 return
             conn.setblocking(False)
+            # asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP, which those
+            # of socket.create_server() are not: without it every answer waits ~40 ms for
+            # the client's delayed ACK.
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.guard.take_slot()  # the slot is the new connection's from now on
             self.loop.create_task(self._connect(conn))
 

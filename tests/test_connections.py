@@ -338,3 +338,16 @@ def test_upgrade_requests_are_not_logged_one_by_one(serve, caplog):
     lines = [r.getMessage() for r in caplog.records]
     assert not any("Unsupported upgrade" in line or "WebSocket" in line for line in lines)
     assert sum("upgrade the connection ignored" in line for line in lines) <= 1
+
+
+def test_answers_on_a_kept_alive_connection_do_not_wait_for_delayed_acks(serve):
+    """The accept loop sets TCP_NODELAY: without it each answer waited ~40 ms for the
+    client's delayed ACK (Nagle), 20 requests taking 0.9 s instead of ~20 ms."""
+    live = serve()
+    with httpx.Client(base_url=live.url, timeout=10) as http:
+        http.get("/healthz")
+        start = time.monotonic()
+        for _ in range(20):
+            assert http.get("/healthz").status_code == 200
+        seconds = time.monotonic() - start
+    assert seconds < 0.4
