@@ -351,3 +351,27 @@ def test_answers_on_a_kept_alive_connection_do_not_wait_for_delayed_acks(serve):
             assert http.get("/healthz").status_code == 200
         seconds = time.monotonic() - start
     assert seconds < 0.4
+
+
+@pytest.fixture
+def application(settings):
+    """An app not yet started (built before the test: Litestar configures logging then)."""
+    import app as app_module
+
+    return app_module.create_app(settings)
+
+
+def test_a_taken_port_stops_the_start_before_the_app_starts(application, settings, caplog):
+    """The socket is bound before the lifespan: no store is opened, no job runner started."""
+    import app as app_module
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = app_module.server(application, settings, host="127.0.0.1", port=port)
+        with pytest.raises(SystemExit) as exit_info:
+            server.run()
+    assert exit_info.value.code == 3
+    assert not hasattr(application.state, "store")
+    assert any(f"cannot listen on 127.0.0.1:{port}" in r.getMessage() for r in caplog.records)
