@@ -72,6 +72,8 @@ def ai_lifespan_factory(prices: ai.PriceTable):
         )
         state.ai = client
         log.info("AI provider %s, model %s", client.provider.name, client.model)
+        if (unpriced := client.unpriced_warning()) is not None:
+            log.warning(unpriced)
         try:
             yield
         finally:
@@ -87,7 +89,7 @@ def create_app(
     """Build the app. Tests pass their own settings (a temp database) and clock."""
     settings = settings or Settings.from_env()
     # An invalid LEADHOOK_AI_PRICES_JSON stops the start here, with what is wrong.
-    ai_prices = ai.PriceTable.from_json(settings.ai_prices_json)
+    ai_prices = ai.PriceTable.from_json(settings.ai_prices_json, base_url=settings.openai_base_url)
     webhooks = Router(
         path="/",
         route_handlers=WEBHOOK_ROUTES,

@@ -6,8 +6,9 @@
 - :mod:`ai._types`: :class:`Prompt` and the other values the client and providers share;
 - :mod:`ai._openai`: :class:`OpenAIProvider` (the ``openai`` package, loaded on first use);
 - :mod:`ai.offline`: :class:`OfflineProvider`, answers handed in by feature id;
-- :mod:`ai.prices`: the price table and ``LEADHOOK_AI_PRICES_JSON``;
-- :mod:`ai.errors`: what a call raises.
+- :mod:`ai._recorder`: :class:`InteractionRecorder`, rows kept and written again until stored;
+- :mod:`ai.prices`: prices from the genai-prices catalogue and ``LEADHOOK_AI_PRICES_JSON``;
+- :mod:`ai.errors`: what a call raises, one class per way it fails.
 
 What the product asks the model (prompts, validators, offline answers) is ``postprocess/``.
 """
@@ -25,13 +26,20 @@ from ai.context import (
     normalize_source,
     run_in_thread,
 )
-from ai.errors import AIError, AIRequestError, AIResponseError, AIRetryableError
+from ai.errors import (
+    AIError,
+    AIRateLimited,
+    AIRequestError,
+    AIResponseError,
+    AIRetryableError,
+)
 from ai.offline import OfflineProvider
-from ai.prices import PriceTable
+from ai.prices import Price, PriceTable
 
 __all__ = [
     "AIClient",
     "AIError",
+    "AIRateLimited",
     "AIRequestError",
     "AIResponseError",
     "AIResult",
@@ -39,6 +47,7 @@ __all__ = [
     "JobContext",
     "OfflineProvider",
     "OpenAIProvider",
+    "Price",
     "PriceTable",
     "Prompt",
     "ai_telemetry_source",

@@ -1,12 +1,16 @@
 """The OpenAI-compatible provider: Chat Completions in JSON mode through the ``openai`` package.
 
 The SDK's own retries are off (the job runner retries). Its exceptions stop here and leave as
-:mod:`ai.errors` (:func:`sdk_errors`):
+:mod:`ai.errors` (:func:`sdk_errors`), each naming its endpoint
+(``POST <base_url>/chat/completions``, without credentials or query):
 
-- timeout, connection error → :class:`~ai.errors.AIRetryableError` (no status);
-- HTTP 408, 409, 429, 5xx → :class:`~ai.errors.AIRetryableError` with ``status_code`` and
-  ``retry_after`` from ``retry-after-ms`` / ``Retry-After`` (seconds or an HTTP date);
-- any other HTTP status → :class:`~ai.errors.AIRequestError` with ``status_code``;
+- timeout, connection error → :class:`~ai.errors.AIRetryableError` (no status, ``kind``
+  ``timeout`` / ``connection error``);
+- HTTP 429 → :class:`~ai.errors.AIRateLimited` with ``retry_after`` from ``retry-after-ms`` /
+  ``Retry-After`` (seconds or an HTTP date), None without either;
+- HTTP 408, 409, 5xx → :class:`~ai.errors.AIRetryableError` with ``status_code`` (and
+  ``retry_after`` when given);
+- any other HTTP status (400, 401, 403, 404, 422, ...) → :class:`~ai.errors.AIRequestError`;
 - a response the SDK cannot read → :class:`~ai.errors.AIResponseError`.
 
 Usage comes from the response's ``usage``; a compatible server may leave it or its details
@@ -22,13 +26,15 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from ai._types import Completion, Prompt, Usage
-from ai.errors import AIRequestError, AIResponseError, AIRetryableError
+from ai.errors import AIRateLimited, AIRequestError, AIResponseError, AIRetryableError
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_TIMEOUT_SECONDS = 30.0
-RETRYABLE_STATUSES = frozenset({408, 409, 429})
+RETRYABLE_STATUSES = frozenset({408, 409})
+RATE_LIMITED = 429
 
 
 def _sdk() -> ModuleType:
@@ -84,25 +90,53 @@ def parse_usage(raw: Any) -> Usage:
     )
 
 
+def public_url(url: str) -> str:
+    """``url`` without user, password or query (the endpoint as it is logged and stored)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _detail(exc: Any) -> str:
+    """The provider's own error message (``{"error": {"message": ...}}``), else the SDK's."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, Mapping) and isinstance(body.get("message"), str) and body["message"]:
+        return body["message"]
+    return str(exc.message)
+
+
 @contextmanager
-def sdk_errors() -> Iterator[None]:
-    """Turn the ``openai`` exceptions raised inside into :mod:`ai.errors` (see the module doc)."""
+def sdk_errors(endpoint: str | None = None) -> Iterator[None]:
+    """Turn the ``openai`` exceptions raised inside into :mod:`ai.errors` (see the module doc),
+    each naming ``endpoint``."""
     openai = _sdk()
     try:
         yield
     except openai.APITimeoutError as exc:
-        raise AIRetryableError(f"timeout: {exc}") from exc
+        raise AIRetryableError(f"timeout: {exc}", endpoint=endpoint, kind="timeout") from exc
     except openai.APIConnectionError as exc:
-        raise AIRetryableError(f"connection error: {exc}") from exc
+        raise AIRetryableError(
+            f"connection error: {exc}", endpoint=endpoint, kind="connection error"
+        ) from exc
     except openai.APIStatusError as exc:
         status = exc.status_code
-        message = f"HTTP {status}: {exc.message}"
+        where = endpoint
+        message = f"HTTP {status}: {_detail(exc)}"
+        retry_after = retry_after_seconds(exc.response.headers)
+        if status == RATE_LIMITED:
+            raise AIRateLimited(
+                message, retry_after=retry_after, status_code=status, endpoint=where
+            ) from exc
         if status in RETRYABLE_STATUSES or status >= 500:
-            retry_after = retry_after_seconds(exc.response.headers)
-            raise AIRetryableError(message, retry_after=retry_after, status_code=status) from exc
-        raise AIRequestError(message, status_code=status) from exc
+            raise AIRetryableError(
+                message, retry_after=retry_after, status_code=status, endpoint=where
+            ) from exc
+        raise AIRequestError(message, status_code=status, endpoint=where) from exc
     except openai.APIResponseValidationError as exc:
-        raise AIResponseError(f"invalid response: {exc}") from exc
+        raise AIResponseError(f"invalid response: {exc}", endpoint=endpoint) from exc
 
 
 class OpenAIProvider:
@@ -123,9 +157,11 @@ class OpenAIProvider:
         self._client = _sdk().AsyncOpenAI(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
         )
+        self.base_url = public_url(str(self._client.base_url))
+        self.endpoint = f"POST {self.base_url.rstrip('/')}/chat/completions"
 
     async def complete(self, prompt: Prompt) -> Completion:
-        with sdk_errors():
+        with sdk_errors(self.endpoint):
             response = await self._client.chat.completions.create(
                 model=self.model,
                 messages=[

@@ -62,6 +62,7 @@ class Provider(Protocol):
     name: str  # 'openai' | 'offline', stored as ``provider``
     model: str  # the requested model, stored as ``model``
     free: bool  # known to cost nothing (cost_usd 0.0 rather than a price lookup)
+    endpoint: str  # where calls go, as logged and named by errors: 'POST https://...' | 'offline'
 
     async def complete(self, prompt: Prompt) -> Completion: ...
 

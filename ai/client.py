@@ -9,20 +9,25 @@ as a JSON object, validates it, and records the call:
   ``client_id`` / ``lead_id`` / ``message_id`` unless passed explicitly;
 - tokens by type from the provider's ``usage`` (NULL when the server reports none),
   ``latency_ms`` of the provider call, ``status``, ``created_at`` (when the call started);
-- ``cost_usd`` at call time (:mod:`ai.prices`): the price of the requested model, else of
-  the response model, applied to the usage. NULL when neither model has a price or the
-  usage is unknown (a success without usage, a timeout, a connection error), and 0.0 when
-  the provider answered an HTTP error (nothing billed) or the provider is offline.
+- the unit prices at call time (:mod:`ai.prices`): ``price_input_per_mtok``,
+  ``price_cached_input_per_mtok``, ``price_output_per_mtok`` and ``price_source`` of the
+  requested model, else of the response model; all NULL for an unpriced model, 0 and
+  ``offline`` for the offline provider;
+- ``cost_usd`` from those prices and the usage. NULL when the model is unpriced or the call
+  reported no usage (a timeout, a connection error, any HTTP error: 429 like the others);
+  0.0 for the offline provider. A row is never priced again afterwards.
 
-The row is handed to the store (``Store.submit_interaction``) without waiting for its commit
-(a few microseconds on the call path); a failure to store it is logged and never fails the
-call. :meth:`AIClient.flush` waits until every row submitted so far is committed.
+Rows go to the store through :class:`ai._recorder.InteractionRecorder`: without waiting for
+the commit, and kept and written again while the database cannot take them (a full disk);
+recording never fails the call. :meth:`AIClient.flush` waits until every row so far is
+committed.
 
-Errors: a failed call records a ``status='error'`` row and raises
-:class:`~ai.errors.AIRetryableError` (429 with ``retry_after`` from ``Retry-After``, 408,
-409, 5xx, timeouts, connection errors), :class:`~ai.errors.AIResponseError` (output that is
-not a JSON object or fails validation) or :class:`~ai.errors.AIRequestError` (other 4xx).
-The client never retries: the job runner does.
+Errors (:mod:`ai.errors`): a failed call records a ``status='error'`` row and raises
+:class:`~ai.errors.AIRateLimited` (429), :class:`~ai.errors.AIRetryableError` (timeouts,
+connection errors, 408, 409, 5xx), :class:`~ai.errors.AIRequestError` (other 4xx) or
+:class:`~ai.errors.AIResponseError` (an answer that is not a JSON object or fails
+validation), each naming the provider's ``endpoint`` and the call's ``feature_id``. The client
+never retries: the job runner does (``scheduler._retry``).
 
 :func:`create_client` picks the provider, model and prices from the settings.
 """
@@ -34,18 +39,19 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
 import db
+from ai import prices as ai_prices
 from ai._openai import DEFAULT_MODEL, DEFAULT_TIMEOUT_SECONDS, OpenAIProvider
+from ai._recorder import InteractionRecorder
 from ai._types import AIResult, Completion, Prompt, Provider, Usage
 from ai.context import current_job, current_source, normalize_source
-from ai.errors import AIResponseError
+from ai.errors import AIError, AIResponseError
 from ai.offline import Answer, OfflineProvider
-from ai.prices import PriceTable, cost_usd
+from ai.prices import OFFLINE_PRICE, Price, PriceTable, cost_usd
 
 log = logging.getLogger("leadhook.ai")
 
@@ -104,7 +110,7 @@ class _Call:
 
     prompt: Prompt
     attribution: _Attribution
-    created_at: str
+    started_at: datetime
     started: float = field(default_factory=time.perf_counter)
     completion: Completion | None = None
     latency_ms: int | None = None
@@ -128,14 +134,47 @@ class AIClient:
     ) -> None:
         self.store = store
         self.provider = provider
-        self.prices = prices or PriceTable.from_json(None)
+        self.prices = prices or PriceTable.from_json(
+            None, base_url=getattr(provider, "base_url", None)
+        )
         self.clock = clock
-        self.records_submitted = 0
-        self.records_failed = 0
+        self.recorder = InteractionRecorder(store)
 
     @property
     def model(self) -> str:
         return self.provider.model
+
+    @property
+    def records_submitted(self) -> int:
+        """Rows handed to the store."""
+        return self.recorder.submitted
+
+    @property
+    def records_failed(self) -> int:
+        """Rows given up (refused for good, or dropped because too many were waiting)."""
+        return self.recorder.failed
+
+    @property
+    def records_pending(self) -> int:
+        """Rows kept in memory until the database takes them."""
+        return self.recorder.pending
+
+    def price(self, model: str | None = None) -> Price | None:
+        """What a call to ``model`` (default: this client's) is charged now, per million
+        tokens; None when it is unpriced."""
+        if self.provider.free:
+            return OFFLINE_PRICE
+        return self.prices.lookup(model or self.provider.model)
+
+    def unpriced_warning(self) -> str | None:
+        """The start-up warning when calls to the configured model will have no cost."""
+        if self.price() is not None:
+            return None
+        return (
+            f"AI model {self.provider.model!r} has no price in {ai_prices.CATALOGUE} "
+            f"{ai_prices.catalogue_version()} or {ai_prices.ENV_VAR}: its calls are recorded "
+            f"with cost_usd NULL (unpriced); set {ai_prices.ENV_VAR} to price it"
+        )
 
     def now(self) -> str:
         """The clock's time as stored (ISO-8601 UTC with milliseconds)."""
@@ -158,7 +197,7 @@ class AIClient:
         when the object is unusable; the call is then an ``error`` row.
         """
         attribution = _Attribution(source, client_id, lead_id, message_id)
-        call = _Call(prompt, attribution, created_at=self.now())
+        call = _Call(prompt, attribution, started_at=self.clock())
         try:
             call.completion = await self.provider.complete(prompt)
             call.stop()
@@ -166,6 +205,9 @@ class AIClient:
             value = _validated(validate, data)
         except (Exception, asyncio.CancelledError) as exc:
             call.stop()
+            if isinstance(exc, AIError):
+                exc.endpoint = exc.endpoint or getattr(self.provider, "endpoint", None)
+                exc.feature_id = prompt.feature_id
             self._record(call, exc)
             raise
         return AIResult(value=value, data=data, interaction=self._record(call, None))
@@ -177,6 +219,10 @@ class AIClient:
         total = usage.total_tokens
         if total is None and (usage.input_tokens is not None or usage.output_tokens is not None):
             total = (usage.input_tokens or 0) + (usage.output_tokens or 0)
+        price = self._price_of(call, completion, usage)
+        cost = cost_usd(price, usage.input_tokens, usage.cached_input_tokens, usage.output_tokens)
+        if self.provider.free:
+            cost = 0.0
         return {
             **self._attribution(call.attribution),
             "feature_id": call.prompt.feature_id,
@@ -193,8 +239,12 @@ class AIClient:
             "latency_ms": call.latency_ms,
             "status": "error" if error is not None else "success",
             "error_message": _error_text(error) if error is not None else None,
-            "cost_usd": self._cost(completion, usage, error),
-            "created_at": call.created_at,
+            "cost_usd": cost,
+            "price_input_per_mtok": price.input if price else None,
+            "price_cached_input_per_mtok": price.cached_input if price else None,
+            "price_output_per_mtok": price.output if price else None,
+            "price_source": price.source if price else None,
+            "created_at": db.iso(call.started_at),
         }
 
     @staticmethod
@@ -210,49 +260,39 @@ class AIClient:
             "job_attempt": job.attempt if job else None,
         }
 
-    def _cost(
-        self, completion: Completion | None, usage: Usage, error: BaseException | None
-    ) -> float | None:
+    def _price_of(self, call: _Call, completion: Completion | None, usage: Usage) -> Price | None:
+        """The unit prices of this call: the requested model's, else the response model's,
+        as they held when the call started."""
         if self.provider.free:
-            return 0.0
+            return OFFLINE_PRICE
         response_model = completion.response_model if completion is not None else None
-        price = self.prices.lookup(self.provider.model, response_model)
-        cost = cost_usd(price, usage.input_tokens, usage.cached_input_tokens, usage.output_tokens)
-        refused = getattr(error, "status_code", None) is not None
-        if cost is None and price is not None and completion is None and refused:
-            return 0.0  # the provider answered an HTTP error: nothing is billed
-        return cost
+        return self.prices.lookup(
+            self.provider.model,
+            response_model,
+            at=call.started_at,
+            input_tokens=usage.input_tokens,
+        )
 
     def _record(self, call: _Call, error: BaseException | None) -> dict[str, Any]:
-        """Submit the row to the store without waiting; never raises."""
-        row: dict[str, Any] = {}
+        """Hand the row to the recorder (kept until written); never raises."""
         try:
             row = self._interaction_row(call, error)
-            future = self.store.submit_interaction(row)
         except Exception:
-            self.records_failed += 1
-            log.exception("could not record AI interaction %s", call.prompt.feature_id)
-            return row
-        self.records_submitted += 1
-        future.add_done_callback(self._recorded)
+            log.exception("could not make the AI interaction row of %s", call.prompt.feature_id)
+            return {}
+        self.recorder.record(row)
         return row
 
-    def _recorded(self, future: Future) -> None:
-        if future.cancelled():
-            return
-        exc = future.exception()
-        if exc is not None:
-            self.records_failed += 1
-            log.error("AI interaction row was not stored: %s", _error_text(exc))
-
     async def flush(self, timeout: float | None = 30.0) -> None:
-        """Wait until every row submitted so far is committed."""
+        """Wait until every row recorded so far is committed (kept rows are written now)."""
         try:
-            await self.store.flush(timeout)
+            await self.recorder.flush(timeout)
         except db.DatabaseUnavailable as exc:
             log.warning("AI telemetry flush failed: %s", exc)
 
     async def close(self) -> None:
+        """Close the provider; rows that could still not be written are logged as lost."""
+        await self.recorder.close()
         await self.provider.close()
 
 
@@ -288,7 +328,7 @@ def create_client(
     a key or base URL, or an invalid ``LEADHOOK_AI_PRICES_JSON``.
     """
     if prices is None:
-        prices = PriceTable.from_json(settings.ai_prices_json)
+        prices = PriceTable.from_json(settings.ai_prices_json, base_url=settings.openai_base_url)
     provider_name = (settings.ai_provider or "offline").strip().lower()
     provider: Provider
     if provider_name == "offline":

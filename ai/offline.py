@@ -40,6 +40,7 @@ class OfflineProvider:
     name = "offline"
     model = MODEL
     free = True
+    endpoint = "offline"
 
     def __init__(self, answers: Mapping[str, Answer] | None = None) -> None:
         self._answers = dict(answers or {})

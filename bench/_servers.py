@@ -54,6 +54,7 @@ def leadhook_cli(db_path: Path, *args: str, **extra: str) -> str:
 
 
 def add_workspace(db_path: Path, location: str = "loc_bench") -> str:
+    leadhook_cli(db_path, "db", "migrate")  # only serve and db migrate create a database
     out = leadhook_cli(
         db_path, "clients", "add", "--name", "Bench", "--ghl-location-id", location, "--json"
     )

@@ -1,9 +1,13 @@
-"""What every ``leadhook`` command shares: opening the store, printing, formatting.
+"""What every ``leadhook`` command shares: settings, opening the store, printing, formatting.
 
+- :func:`read_settings` reads the environment; a value it does not accept is a
+  :class:`ConfigProblem` (one line naming the variable, exit status 78: EX_CONFIG).
 - :func:`open_store` (``with open_store() as store:``) opens the store of ``$LEADHOOK_DB``
-  and always closes it, also when the command fails. An error of :mod:`db` raised inside
-  becomes a :class:`click.ClickException` with the error's own message (exit status 1,
-  no traceback). :func:`call` runs one ``store.sync`` operation that way.
+  and always closes it, also when the command fails. It never creates a database: a file
+  that does not exist is refused with one line saying which file and how to create it
+  (``create=True`` is for ``serve`` and ``db migrate`` only). An error of :mod:`db` raised
+  inside becomes a :class:`click.ClickException` with the error's own message (exit status
+  1, no traceback). :func:`call` runs one ``store.sync`` operation that way.
 - :func:`emit` prints a command's result: ``--json`` gives JSON (indent 2; values JSON
   does not know, such as datetimes, as ``str``), otherwise the command's text.
 - :func:`table`, :func:`age` and :func:`one_line` format text output.
@@ -14,28 +18,71 @@ Commands use only :mod:`db`'s public interface and :class:`config.Settings` (no 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
 
 import db
-from config import Settings
+from config import ConfigError, Settings
 
-__all__ = ["age", "call", "emit", "one_line", "open_store", "table"]
+__all__ = [
+    "ConfigProblem",
+    "age",
+    "call",
+    "emit",
+    "missing_database",
+    "one_line",
+    "open_store",
+    "read_settings",
+    "table",
+]
+EX_CONFIG = 78  # sysexits.h: a configuration error (systemd: RestartPreventExitStatus=78)
+
+
+class ConfigProblem(click.ClickException):
+    """A setting leadhook does not accept: one line, exit status 78."""
+
+    exit_code = EX_CONFIG
+
+
+def read_settings() -> Settings:
+    """The settings of the environment, or :class:`ConfigProblem`."""
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
+
+
+def missing_database(path: str) -> str:
+    """One line: which file is missing, where it was looked for, how to create it."""
+    raw = os.environ.get("LEADHOOK_DB", "").strip()
+    where = f"LEADHOOK_DB={raw}" if raw else f"LEADHOOK_DB is unset: the default {path}"
+    return (
+        f"no database at {Path(path).resolve()} ({where}, in {Path.cwd()}): set "
+        "LEADHOOK_DB to the existing file, or create one with `leadhook db migrate`"
+    )
 
 
 @contextmanager
-def open_store(settings: Settings | None = None) -> Iterator[db.Store]:
-    """The store of ``settings.db_path`` (default: from the environment), closed on exit."""
-    path = (settings or Settings.from_env()).db_path
+def open_store(
+    config: Settings | None = None, *, create: bool = False, migrate: bool = True
+) -> Iterator[db.Store]:
+    """The store of ``config.db_path`` (default: from the environment), closed on exit.
+    Refuses a file that does not exist unless ``create``; ``migrate=False`` leaves the
+    schema as it is (``db check``, ``db backup``)."""
+    path = (config or read_settings()).db_path
     try:
-        store = db.open_store(path)
+        store = db.open_store(path, create=create, apply_migrations=migrate)
         try:
             yield store
         finally:
             store.close()
+    except db.DatabaseMissing:
+        raise click.ClickException(missing_database(path)) from None
     except db.DatabaseError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -1,8 +1,16 @@
-"""``leadhook ai``: the AI spend report from the command line.
+"""``leadhook ai``: the AI spend report and the prices calls are charged at.
 
 ``ai report`` reads the same report as ``GET /api/telemetry/ai`` (``store.ai_report``) and
 prints it as a table (:func:`format_report`) or as JSON. A ``--since`` that is not an
-ISO-8601 time, or an unknown ``--by``, is a usage error (exit status 2).
+ISO-8601 time, or an unknown ``--by``, is a usage error (exit status 2). A group whose calls
+all lack a cost (an unpriced model, failures without usage) shows ``-`` (JSON ``null``) as
+its cost, never 0.
+
+``ai prices [MODEL]`` prints what a call would be charged now, per million tokens, and where
+the price comes from (``LEADHOOK_AI_PRICES_JSON`` or the genai-prices catalogue and its
+version), for MODEL, or for the configured model and every model the environment prices. It
+reads the settings only (no database). An invalid ``LEADHOOK_AI_PRICES_JSON`` exits 1 with
+what is wrong.
 """
 
 from __future__ import annotations
@@ -11,8 +19,11 @@ from typing import Any
 
 import click
 
+import ai
 import db
+from ai import prices as ai_prices
 from cli._output import call, emit, table
+from config import Settings
 
 _COLUMNS = (
     ("calls", "CALLS"),
@@ -91,3 +102,77 @@ def report(by: str, since: str | None, as_json: bool) -> None:
         raise click.BadParameter(str(exc), param_hint="--since") from None
     result = call("ai_report", by, since_iso)
     emit(result, as_json, format_report(result))
+
+
+_UNPRICED = "unpriced: calls are stored with cost_usd NULL"
+
+
+def _price_row(model: str, price: ai.Price | None, configured: bool) -> dict[str, Any]:
+    return {
+        "model": model,
+        "configured": configured,
+        "priced": price is not None,
+        "input_per_mtok": price.input if price else None,
+        "cached_input_per_mtok": price.cached_input if price else None,
+        "output_per_mtok": price.output if price else None,
+        "source": price.source if price else None,
+    }
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+@ai_group.command()
+@click.argument("model", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the prices as JSON.")
+def prices(model: str | None, as_json: bool) -> None:
+    """What an AI call is charged now (USD per million tokens) and where the price is from.
+
+    Without MODEL: the configured model ($LEADHOOK_AI_MODEL; "offline" costs 0) and every
+    model $LEADHOOK_AI_PRICES_JSON prices. Prices come from $LEADHOOK_AI_PRICES_JSON first,
+    then from the genai-prices catalogue bundled with this version (never fetched). A model
+    neither knows is unpriced: its calls have no cost (NULL), never 0.
+
+    \b
+    Example:
+        leadhook ai prices
+        leadhook ai prices gpt-4o-2024-05-13 --json
+    """
+    settings = Settings.from_env()
+    provider = (settings.ai_provider or "offline").strip().lower()
+    try:
+        table_ = ai.PriceTable.from_json(settings.ai_prices_json, base_url=settings.openai_base_url)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    found: list[dict[str, Any]] = []
+    if model:
+        found.append(_price_row(model, table_.lookup(model), model == settings.ai_model))
+    else:
+        if provider == "offline":
+            found.append(_price_row("offline", ai_prices.OFFLINE_PRICE, True))
+        else:
+            found.append(_price_row(settings.ai_model, table_.lookup(settings.ai_model), True))
+        for name in sorted(table_.overridden()):
+            if name != settings.ai_model or provider == "offline":
+                found.append(_price_row(name, table_.lookup(name), False))
+    catalogue = f"{ai_prices.CATALOGUE} {ai_prices.catalogue_version()}"
+    data = {"provider": provider, "catalogue": catalogue, "prices": found}
+    emit(data, as_json, _prices_text(provider, catalogue, found))
+
+
+def _prices_text(provider: str, catalogue: str, found: list[dict[str, Any]]) -> str:
+    header = ["MODEL", "INPUT", "CACHED_INPUT", "OUTPUT"]
+    body = [
+        [
+            row["model"] + (" (configured)" if row["configured"] else ""),
+            _number(row["input_per_mtok"]),
+            _number(row["cached_input_per_mtok"]),
+            _number(row["output_per_mtok"]),
+        ]
+        for row in found
+    ]
+    sources = ["SOURCE", *(row["source"] or _UNPRICED for row in found)]
+    lines = table([header, *body])
+    title = f"AI prices, USD per million tokens (provider {provider}; catalogue {catalogue})"
+    return "\n".join([title, *(f"{line}  {src}" for line, src in zip(lines, sources, strict=True))])

@@ -1,31 +1,106 @@
-"""``leadhook db``: the database file. ``db migrate`` applies the pending migrations and
-names them (``serve`` applies them too, at start)."""
+"""``leadhook db``: the database file.
+
+- ``db migrate`` applies the pending migrations and names them (``serve`` applies them too,
+  at start); with ``serve`` it is the only command that creates a missing file.
+- ``db backup PATH`` writes a consistent copy (SQLite's online backup: one snapshot, while a
+  server runs and writes), readable by its owner only, to a new file ``PATH``, or into the
+  folder ``PATH`` as ``leadhook-<UTC time>.db``. The database is not migrated first: a
+  backup before an upgrade is of the old schema.
+- ``db check`` runs ``integrity_check`` and ``foreign_key_check`` and compares the
+  migrations applied with those this version knows; exit status 1 with one line per
+  problem. It does not migrate either.
+
+Restoring is documented in docs/deploy.md (stop the server, copy the backup into place,
+start).
+"""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import click
 
-from cli._output import open_store
+from cli._output import emit, open_store
 
 
 @click.group(name="db")
 def db_group() -> None:
-    """The SQLite file.
+    """The SQLite file: migrate, back up, check.
 
     \b
     Example:
         leadhook db migrate
+        leadhook db backup /var/backups/leadhook/
+        leadhook db check
     """
 
 
 @db_group.command()
 def migrate() -> None:
-    """Bring the schema up to date (serve does this too).
+    """Bring the schema up to date, creating the file if it does not exist (serve does
+    this too).
 
     \b
     Example:
         LEADHOOK_DB=data/leadhook.db leadhook db migrate
     """
-    with open_store() as store:
+    with open_store(create=True) as store:
         applied = store.applied_migrations
     click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+
+
+def backup_target(path: str) -> Path:
+    """``path``, or a new timestamped file in it when it is a folder (or ends in ``/``: a
+    folder to create)."""
+    if path.endswith("/") or Path(path).is_dir():
+        now = time.time()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now % 1 * 1000):03d}Z"
+        return Path(path) / f"leadhook-{stamp}.db"
+    return Path(path)
+
+
+@db_group.command()
+@click.argument("path")
+@click.option("--json", "as_json", is_flag=True, help='Print {"path", "bytes", "pages"}.')
+def backup(path: str, as_json: bool) -> None:
+    """Write a consistent copy of the database to PATH (a new file, or a folder), safe
+    while the server runs. The copy is readable by its owner only.
+
+    \b
+    Example:
+        leadhook db backup backups/leadhook-$(date +%F).db
+        leadhook db backup /var/backups/leadhook/
+    """
+    target = backup_target(path)
+    with open_store(migrate=False) as store:
+        result = store.sync.backup(target)
+    emit(
+        result,
+        as_json,
+        f"backup written: {result['path']} ({result['bytes']} bytes, {result['pages']} "
+        "pages, quick_check ok)",
+    )
+
+
+@db_group.command()
+@click.option("--json", "as_json", is_flag=True)
+def check(as_json: bool) -> None:
+    """Check the file: integrity, foreign keys, migrations up to date. Exit status 1 with
+    what is wrong.
+
+    \b
+    Example:
+        leadhook db check
+    """
+    with open_store(migrate=False) as store:
+        result = store.sync.check()
+    problems = result["problems"]
+    applied = result["migrations"]["applied"]
+    ok = (
+        f"ok: integrity, foreign keys, migrations ({len(applied)} applied, the last "
+        f"{applied[-1] if applied else 'none'})"
+    )
+    emit(result, as_json, "\n".join(problems) if problems else ok)
+    if problems:
+        raise SystemExit(1)

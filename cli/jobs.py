@@ -1,8 +1,10 @@
 """``leadhook jobs``: what is queued, running and failed; retry a failed job.
 
 These commands open the database directly (not through a server), so they work whether or
-not the server runs. ``retry`` refuses (exit status 1, with the reason) a job that is not
-FAILED or does not exist; an unknown ``--status`` is a usage error (exit status 2).
+not the server runs. Attempts are shown as two counts: *failures* (attempts that failed; they
+count toward the job's ``max_attempts``) and *snoozes* (attempts put off without being a
+failure: a rate limit, a shutdown). ``retry`` refuses (exit status 1, with the reason) a job
+that is not FAILED or does not exist; an unknown ``--status`` is a usage error (exit status 2).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from db.vocab import JOB_STATUSES
 
 # Wide enough for every status name, so the count columns line up under them.
 _COUNT_WIDTH = 9
+_ATTEMPT_COLUMNS = {"failures": "FAILURES", "snoozes": "SNOOZES"}
 
 
 @click.group(name="jobs")
@@ -41,8 +44,12 @@ def jobs_stats(as_json: bool) -> None:
     now = db.utcnow()
     stats = call("job_stats", now=db.iso(now))
     by_type: dict[str, dict[str, int]] = {}
+    attempts: dict[str, dict[str, int]] = {}
     for row in stats["counts"]:
         by_type.setdefault(row["type"], dict.fromkeys(JOB_STATUSES, 0))[row["status"]] = row["jobs"]
+        tried = attempts.setdefault(row["type"], {"failures": 0, "snoozes": 0})
+        tried["failures"] += row.get("failures") or 0
+        tried["snoozes"] += row.get("snoozes") or 0
     oldest = stats["oldest_due"]
     oldest_due = None
     if oldest is not None:
@@ -53,18 +60,39 @@ def jobs_stats(as_json: bool) -> None:
         "by_type": by_type,
         "by_status": stats["by_status"],
         "total": sum(stats["by_status"].values()),
+        "attempts_by_type": attempts,
+        "attempts": {
+            key: sum(tried[key] for tried in attempts.values()) for key in ("failures", "snoozes")
+        },
         "oldest_due": oldest_due,
     }
-    emit(data, as_json, _stats_text(by_type, stats["by_status"], oldest_due))
+    emit(data, as_json, _stats_text(by_type, stats["by_status"], data, oldest_due))
 
 
 def _stats_text(
-    by_type: dict[str, dict[str, int]], by_status: dict[str, int], oldest_due: dict | None
+    by_type: dict[str, dict[str, int]],
+    by_status: dict[str, int],
+    data: dict,
+    oldest_due: dict | None,
 ) -> str:
-    rows = [["TYPE", *JOB_STATUSES]]
-    rows += [[t, *(str(counts[s]) for s in JOB_STATUSES)] for t, counts in sorted(by_type.items())]
-    rows.append(["total", *(str(by_status[s]) for s in JOB_STATUSES)])
+    tried, total = data["attempts_by_type"], data["attempts"]
+    rows = [["TYPE", *JOB_STATUSES, *_ATTEMPT_COLUMNS.values()]]
+    rows += [
+        [t, *(str(counts[s]) for s in JOB_STATUSES), *(str(tried[t][k]) for k in _ATTEMPT_COLUMNS)]
+        for t, counts in sorted(by_type.items())
+    ]
+    rows.append(
+        [
+            "total",
+            *(str(by_status[s]) for s in JOB_STATUSES),
+            *(str(total[k]) for k in _ATTEMPT_COLUMNS),
+        ]
+    )
     lines = table(rows, min_width=_COUNT_WIDTH)
+    lines.append(
+        "FAILURES: attempts that failed (they count toward max_attempts); "
+        "SNOOZES: attempts put off by a rate limit or a shutdown (not failures)"
+    )
     if oldest_due is None:
         lines.append("no job is due")
     else:
@@ -85,7 +113,10 @@ def _stats_text(
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--json", "as_json", is_flag=True)
 def jobs_list(status: str | None, job_type: str | None, limit: int, as_json: bool) -> None:
-    """List jobs, newest first.
+    """List jobs, newest first, with their failed attempts and their snoozes apart.
+
+    "failures 1/5" is one failed attempt of the five the job may fail; "snoozes 2" are
+    attempts put off by a rate limit or a shutdown, which do not count.
 
     \b
     Example:
@@ -99,8 +130,8 @@ def jobs_list(status: str | None, job_type: str | None, limit: int, as_json: boo
         limit=limit,
     )
     lines = [
-        f"{j['id']}\t{j['type']}\t{j['status']}\tattempt {j['attempts']}/{j['max_attempts']}"
-        f"\trun_at={j['run_at']}\tmessage={j['message_id']}"
+        f"{j['id']}\t{j['type']}\t{j['status']}\tfailures {j['failures']}/{j['max_attempts']}"
+        f"\tsnoozes {j['snoozes']}\trun_at={j['run_at']}\tmessage={j['message_id']}"
         + (f"\terror={one_line(j['last_error'])}" if j["last_error"] else "")
         for j in found
     ]

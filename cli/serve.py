@@ -1,7 +1,18 @@
 """``leadhook serve``: HTTP, migrations and the scheduler in one process; ``--demo`` (what
-``make run`` uses) first creates the demo workspace and prints its token.
+``make run`` uses) also creates the demo workspace and prints its token.
 
-The demo token is kept in ``demo-token.txt`` beside the database (mode 0600), so that a
+In this order, so that a start that cannot work fails before it changes anything:
+
+1. the settings (a wrong value: one line naming the variable, exit status 78);
+2. the server lock of the SQLite file (``<db>.lock``, :func:`db.hold_server_lock`): a second
+   server on the same file exits with one line naming the process that holds it;
+3. the port: a port another process listens on is refused (one line) before the database is
+   opened, so the banner, migrations and the job runner never start for nothing;
+4. the database (created if missing, migrated), the demo workspace with ``--demo`` only
+   (without it no workspace is created), the start-up banner (:mod:`cli._banner`);
+5. the server.
+
+The demo token is kept in ``demo-token.txt`` beside the database (created 0600), so that a
 restart prints the same token; a lost or stale token file gets a fresh token, never a second
 workspace.
 """
@@ -10,12 +21,15 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import sys
 from pathlib import Path
 
 import click
 
 import db
-from cli._output import open_store
+from cli._banner import banner
+from cli._output import open_store, read_settings
 from config import Settings
 
 DEMO_LOCATION = "loc_demo"
@@ -29,6 +43,9 @@ DEMO_NAME = "Demo workspace"
 def serve(host: str, port: int, demo: bool) -> None:
     """Serve HTTP, apply migrations and run the scheduler, in one process.
 
+    One server per SQLite file: a second one on the same file refuses to start and names the
+    process holding it.
+
     \b
     Example:
         leadhook serve --port 8000
@@ -36,14 +53,62 @@ def serve(host: str, port: int, demo: bool) -> None:
     from app import create_app
     from app import serve as serve_http
 
-    settings = Settings.from_env()
+    settings = read_settings()
+    lock = hold_lock(settings)
+    try:
+        check_port(host, port)
+    except click.ClickException:
+        if lock is not None:
+            lock.release()
+        raise
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    with open_store(settings) as store:
+    with open_store(settings, create=True) as store:
         if demo:
             demo_workspace(store, settings, host, port)
+        click.echo(banner(store, settings, host, port))
     serve_http(create_app(settings), settings, host=host, port=port)
+
+
+def hold_lock(config: Settings) -> db.ServerLock | None:
+    """This process's server lock on the database (held until it exits; None for a
+    database URL)."""
+    command = " ".join(["leadhook", *sys.argv[1:]])
+    try:
+        return db.hold_server_lock(config.db_path, command=command)
+    except db.DatabaseInUse as exc:
+        raise click.ClickException(
+            f"{exc}: stop that server first, or set LEADHOOK_DB to another file"
+        ) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot lock {config.db_path}: {exc}") from None
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port that cannot be bound (another process listens there), before anything
+    else starts. The server binds it again a moment later (SO_REUSEADDR, as uvicorn does)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise click.ClickException(
+                f"cannot listen on {host}:{port}: {reason} (another server runs there? "
+                "stop it or choose another --port)"
+            ) from None
+
+
+def write_private(path: Path, text: str) -> None:
+    """``text`` into ``path``, readable by its owner only from the first byte on."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an older file may have had wider rights
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
 
 
 def demo_workspace(store: db.Store, settings: Settings, host: str, port: int) -> None:
@@ -63,8 +128,7 @@ def demo_workspace(store: db.Store, settings: Settings, host: str, port: int) ->
         )
     elif not token or sync.client_by_token_hash(db.hash_token(token)) is None:
         token = sync.rotate_token(client.id, now=now) or ""
-    token_file.write_text(token + "\n")
-    os.chmod(token_file, 0o600)
+    write_private(token_file, token + "\n")
     click.echo(
         f"\nDemo workspace {client.id} (GoHighLevel location {DEMO_LOCATION}); token:\n"
         f"  {token}\n(also in {token_file})\n\nTry:\n"

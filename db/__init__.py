@@ -11,25 +11,31 @@ imports them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from db import vocab
 from db.errors import (
     DatabaseError,
+    DatabaseInUse,
+    DatabaseMissing,
     DatabaseUnavailable,
-    DedupeConflict,
     DuplicateWorkspace,
     TokenRevoked,
 )
 from db.records import Client, IngestResult, JobResult, LeadFields, NewMessage, Row
 from db.store import Store
+
+if TYPE_CHECKING:
+    from db.sqlite._lock import ServerLock
 from db.time import iso, normalize_time, parse_iso, utcnow
 from db.tokens import hash_token
 
 __all__ = [
     "Client",
     "DatabaseError",
+    "DatabaseInUse",
+    "DatabaseMissing",
     "DatabaseUnavailable",
-    "DedupeConflict",
     "DuplicateWorkspace",
     "IngestResult",
     "JobResult",
@@ -39,6 +45,7 @@ __all__ = [
     "Store",
     "TokenRevoked",
     "hash_token",
+    "hold_server_lock",
     "iso",
     "normalize_time",
     "open_store",
@@ -55,9 +62,11 @@ def open_store(
     max_batch: int = 512,
     write_timeout: float = 8.0,
     apply_migrations: bool = True,
+    create: bool = True,
 ) -> Store:
-    """The store for ``target``: a SQLite file path (created and migrated unless
-    ``apply_migrations=False``)."""
+    """The store for ``target``: a SQLite file path, migrated unless
+    ``apply_migrations=False``. A missing file is created (0600, in a folder created 0700),
+    or with ``create=False`` refused with :class:`DatabaseMissing`."""
     from db.sqlite import SqliteStore
 
     return SqliteStore(
@@ -66,4 +75,18 @@ def open_store(
         max_batch=max_batch,
         write_timeout=write_timeout,
         apply_migrations=apply_migrations,
+        create=create,
     )
+
+
+def hold_server_lock(target: str | Path, *, command: str = "") -> ServerLock | None:
+    """Take the one-server lock of ``target`` for the life of this process (``leadhook
+    serve`` does, before anything else); :class:`DatabaseInUse` names the process holding it.
+    SQLite: an exclusive ``flock`` on ``<file>.lock``, which the holder fills with its pid,
+    host, start time and ``command``. The database itself is not touched. A database URL
+    (Postgres: many servers share one database) needs no lock: None."""
+    if "://" in str(target):
+        return None
+    from db.sqlite._lock import acquire
+
+    return acquire(target, command=command)

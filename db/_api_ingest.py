@@ -26,8 +26,11 @@ class IngestOperations:
 
         In one transaction: the token is checked again (:class:`TokenRevoked`), the lead is
         matched or created, the message inserted unless its dedupe value is stored (then the
-        delivery is a duplicate), and the job created or healed (DESIGN's state table).
-        :class:`DedupeConflict` when the value is another client's.
+        delivery is a duplicate and changes no lead field), an inbound SMS carrier opt-out
+        keyword opts the lead out, the message's ``sentiment_hint`` is applied (also to a
+        duplicate), and the job created or healed (DESIGN's state table; never again after
+        it succeeded, even once pruned). Dedupe values are the client's own: another
+        client's message with the same value is neither matched nor in the way.
         """
         args = (client_id, token_hash, message, lead)
         return await self.write_op("ingest", *args, timeout=timeout)
@@ -41,8 +44,10 @@ class IngestOperations:
         *,
         timeout: float | None = None,
     ) -> int:
-        """Blacklist the client's lead (created if unknown) and reject its pending drafts;
-        returns the lead's id. Idempotent. The token is checked as in :meth:`ingest`."""
+        """Opt the client's lead out (created if unknown): ``blacklisted``, ``Blacklist``,
+        ``opted_out_at`` (the first one kept), pending drafts rejected, whatever the order of
+        its messages; returns the lead's id. Idempotent. The token is checked as in
+        :meth:`ingest`."""
         args = (client_id, token_hash, lead, now)
         return await self.write_op("unsubscribe", *args, timeout=timeout)
 
@@ -61,10 +66,32 @@ class IngestOperations:
     async def set_lead_sentiment(
         self, lead_id: int, tag: str, status: str, *, now: str, message_id: int | None = None
     ) -> bool:
-        """Set the lead's tag and status from ``message_id``'s sentiment, unless the lead is
-        blacklisted (and the tag is not Blacklist) or has a newer inbound message."""
+        """Set the lead's tag and status from ``message_id``'s sentiment. ``Blacklist`` opts
+        the lead out whatever the order (True); another tag changes nothing (False) when the
+        lead has opted out or has a newer inbound message (by ``sent_at``)."""
         args = (lead_id, tag, status, now, message_id)
         return await self.write_op("set_lead_sentiment", *args, timeout=30.0)
+
+    async def get_sentiment(self, message_id: int) -> Row | None:
+        """The message's own classification (``sentiment_tag``, ``classified_by``: ``rule``
+        or ``ai``), kept by :meth:`record_sentiment`; None when it was never classified."""
+        return await self.read_op("get_sentiment", message_id)
+
+    async def record_sentiment(
+        self,
+        message_id: int,
+        lead_id: int,
+        tag: str,
+        status: str,
+        *,
+        classified_by: str,
+        now: str,
+    ) -> bool:
+        """Keep the message's classification (the first one kept stays) and, in the same
+        transaction, apply it to the lead as :meth:`set_lead_sentiment` does; returns
+        whether the lead changed."""
+        args = (message_id, lead_id, tag, status, classified_by, now)
+        return await self.write_op("record_sentiment", *args, timeout=30.0)
 
     async def get_draft(self, message_id: int, channel: str) -> Row | None:
         return await self.read_op("get_draft", message_id, channel)
@@ -72,13 +99,16 @@ class IngestOperations:
     async def insert_draft(
         self, client_id: int, lead_id: int, message_id: int, channel: str, body: str, *, now: str
     ) -> tuple[int, bool]:
-        """The draft for (message, channel) unless one exists: ``(draft_id, created)``."""
+        """The draft for (message, channel) unless one exists: ``(draft_id, created)``. It is
+        stored ``rejected`` when the lead has opted out (checked by the insert itself)."""
         args = (client_id, lead_id, message_id, channel, body, now)
         return await self.write_op("insert_draft", *args, timeout=30.0)
 
     async def set_lead_score(
         self, lead_id: int, fit: int, intent: int, overall: int, reasoning: str, *, now: str
     ) -> bool:
+        """Store the lead's scores; a lead opted out meanwhile gets the disqualified score
+        (``db.vocab.OPTED_OUT_SCORES``) instead, decided by the write. False if no lead."""
         args = (lead_id, fit, intent, overall, reasoning, now)
         return await self.write_op("set_lead_score", *args, timeout=30.0)
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from db.records import JobResult, Row
+from db.time import iso, utcnow
 
 
 class JobOperations:
@@ -25,7 +26,8 @@ class JobOperations:
         now: str,
         run_at: str | None = None,
     ) -> tuple[int | None, bool]:
-        """Create the message's job of this type, or heal it (DESIGN's state table)."""
+        """Create the message's job of this type, or heal it (DESIGN's state table); a job
+        pruned after success is never created again: ``(None, False)``."""
         args = (job_type, client_id, lead_id, message_id, now, run_at)
         return await self.write_op("enqueue_job", *args)
 
@@ -115,5 +117,10 @@ class JobOperations:
         """FAILED → PENDING now, attempts reset: ``(job, retried)``."""
         return await self.write_op("retry_job", job_id, now)
 
-    async def prune_jobs(self, *, before: str, batch: int) -> int:
-        return await self.write_op("prune_jobs", before, batch, timeout=60.0)
+    async def prune_jobs(self, *, before: str, batch: int, now: str | None = None) -> int:
+        """Delete up to ``batch`` SUCCEEDED/FAILED jobs finished before ``before``; a
+        message's job leaves its key and final status in ``pruned_jobs`` (``pruned_at``:
+        ``now``, default the current time), so a redelivery never creates it again after
+        success. Returns the number deleted."""
+        now = now or iso(utcnow())
+        return await self.write_op("prune_jobs", before, batch, now, timeout=60.0)

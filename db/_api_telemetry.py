@@ -23,6 +23,12 @@ class TelemetryOperations:
     async def record_interaction(self, row: Row) -> int:
         return await self.write_op("record_interaction", row)
 
+    async def record_interactions(
+        self, rows: list[Row], *, timeout: float | None = None
+    ) -> list[int]:
+        """Store several ``ai_interactions`` rows in one transaction (all or none); their ids."""
+        return await self.write_op("record_interactions", list(rows), timeout=timeout)
+
     async def list_interactions(self, **equal: Any) -> list[Row]:
         """``ai_interactions`` rows, oldest first, filtered by ``column=value``."""
         return await self.read_op("list_interactions", equal)

@@ -3,12 +3,14 @@
 A backend reads one row per (group, latency_ms) with the sums of that bucket and hands each to
 :meth:`ReportBuilder.add`. Each group (and ``total``) then has ``calls``, ``errors`` (status
 ``error``), the sums ``input_tokens``, ``cached_input_tokens``, ``output_tokens``,
-``reasoning_tokens``, ``total_tokens`` (NULL counts as 0), ``cost_usd`` (the sum over priced
-rows, rounded to 1e-9), ``unpriced_calls`` (rows whose ``cost_usd`` is NULL: no price for the
-model, or no usage reported) and ``latency_p50_ms`` / ``latency_p95_ms``: nearest-rank
-percentiles over every call in the group with a latency (successes and errors alike): with the
-latencies sorted ascending ``v[1..n]``, ``Pp = v[ceil(p / 100 * n)]``; None when no call has a
-latency. Groups are ordered by cost, then calls, descending; a NULL group is ``unattributed``.
+``reasoning_tokens``, ``total_tokens`` (NULL counts as 0), ``cost_usd`` (the sum over the rows
+that have a cost, rounded to 1e-9; **None** when no row of the group has one, never a 0 for
+calls whose cost is unknown), ``unpriced_calls`` (rows whose ``cost_usd`` is NULL: no price
+for the model, or a call that failed without reporting usage) and ``latency_p50_ms`` /
+``latency_p95_ms``: nearest-rank percentiles over every call in the group with a latency
+(successes and errors alike): with the latencies sorted ascending ``v[1..n]``,
+``Pp = v[ceil(p / 100 * n)]``; None when no call has a latency. Groups are ordered by cost
+(groups without a cost last), then calls, descending; a NULL group is ``unattributed``.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def nearest_rank(histogram: dict[int, int], percent: float) -> int | None:
 def _empty_group(name: str) -> dict[str, Any]:
     group: dict[str, Any] = {"group": name}
     group.update(dict.fromkeys(SUMMED, 0))
-    group["cost_usd"] = 0.0
+    group["cost_usd"] = None
     return group
 
 
@@ -68,7 +70,8 @@ class ReportBuilder:
         for target in (group, self.total):
             for key, value in zip(SUMMED, values, strict=True):
                 target[key] += value or 0
-            target["cost_usd"] += cost or 0.0
+            if cost is not None:  # SUM over rows that all lack a cost is NULL
+                target["cost_usd"] = (target["cost_usd"] or 0.0) + cost
         if latency is not None:
             histogram = self.histograms[name]
             histogram[latency] = histogram.get(latency, 0) + calls
@@ -79,12 +82,14 @@ class ReportBuilder:
             _finish(group, self.histograms.get(name, {}))
         _finish(self.total, self.total_histogram)
         ordered = sorted(
-            self.groups.values(), key=lambda g: (-g["cost_usd"], -g["calls"], g["group"])
+            self.groups.values(),
+            key=lambda g: (g["cost_usd"] is None, -(g["cost_usd"] or 0.0), -g["calls"], g["group"]),
         )
         return {"by": by, "since": since, "groups": ordered, "total": self.total}
 
 
 def _finish(group: dict[str, Any], histogram: dict[int, int]) -> None:
-    group["cost_usd"] = round(group["cost_usd"], 9)
+    if group["cost_usd"] is not None:
+        group["cost_usd"] = round(group["cost_usd"], 9)
     group["latency_p50_ms"] = nearest_rank(histogram, 50)
     group["latency_p95_ms"] = nearest_rank(histogram, 95)

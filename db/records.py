@@ -80,6 +80,13 @@ class NewMessage:
     # For keys computed from content (GoHighLevel): a key seen longer ago than this many
     # seconds is a genuine repeat and gets a derived key. None: plain dedupe; 0: forever.
     repeat_window_seconds: int | None = None
+    # The provider's own timestamp, raw, when ``sent_at`` is not it (out of bounds or
+    # unreadable); None when ``sent_at`` is the provider's time (or it gave none).
+    provider_sent_at: str | None = None
+    # A sentiment tag the provider itself gives the lead for this message (EmailBison's
+    # LEAD_INTERESTED: "Interested"), applied in the delivery's transaction, also when the
+    # message is already stored, under the lead state rules (an opt-out is final).
+    sentiment_hint: str | None = None
 
 
 @dataclass(frozen=True)

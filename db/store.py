@@ -13,7 +13,7 @@ A backend is a subclass that provides the transport and an ``ops`` namespace:
   is kept);
 - ``_read(fn, *args)``: run ``fn`` on a read connection, off the event loop;
 - ``_submit(fn, *args)``: queue a write without waiting (a ``concurrent.futures.Future``);
-- ``flush``, ``ready``, ``close``.
+- ``flush``, ``readiness``, ``close``.
 
 ``db/sqlite/`` is the embedded backend. Every backend passes ``tests/test_db_contract*.py``.
 
@@ -33,12 +33,22 @@ from typing import Any
 from db._api_clients import ClientOperations
 from db._api_ingest import IngestOperations
 from db._api_jobs import JobOperations
+from db._api_leads import LeadOperations
+from db._api_maintenance import MaintenanceOperations
 from db._api_telemetry import TelemetryOperations
+from db.errors import DatabaseUnavailable
 
 DEFAULT_WRITE_TIMEOUT = 8.0
 
 
-class Store(ClientOperations, IngestOperations, JobOperations, TelemetryOperations):
+class Store(
+    ClientOperations,
+    IngestOperations,
+    JobOperations,
+    LeadOperations,
+    TelemetryOperations,
+    MaintenanceOperations,
+):
     """One process's access to the database. See the module docstring; the operations are
     grouped by area in ``db/_api_*.py``."""
 
@@ -72,9 +82,20 @@ class Store(ClientOperations, IngestOperations, JobOperations, TelemetryOperatio
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def ready(self) -> None:
-        """Raise :class:`DatabaseUnavailable` unless the database takes a write now."""
+    async def readiness(self) -> dict[str, str]:
+        """The backend's readiness checks by name, each ``"ok"`` or what is wrong: at least
+        ``database`` (a real write commits now: not locked by another process, not read-only,
+        no I/O error), ``disk`` (room to grow) and ``writer`` (writes are not failing one
+        after another); ``lock`` when this process holds the server lock of the file."""
         raise NotImplementedError
+
+    async def ready(self) -> None:
+        """Raise :class:`DatabaseUnavailable` naming the failing checks of :meth:`readiness`
+        unless every one is ``"ok"``."""
+        checks = await self.readiness()
+        failing = [f"{name}: {verdict}" for name, verdict in checks.items() if verdict != "ok"]
+        if failing:
+            raise DatabaseUnavailable("; ".join(failing))
 
     async def flush(self, timeout: float | None = 30.0) -> None:
         """Wait until every write submitted so far (:meth:`submit_interaction`) is committed."""

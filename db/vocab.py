@@ -1,5 +1,6 @@
 """The product's vocabularies, defined once: job types and statuses, channels, lead statuses,
-sentiment tags. Everything that needs one of these lists imports it from here.
+sentiment tags, the SMS carrier opt-out keywords. Everything that needs one of these lists
+imports it from here.
 
 The schema's ``CHECK`` constraints are frozen copies made when a migration shipped
 (``db/sqlite/migrations.py``); ``tests/test_migrations.py`` checks that the live lists and the
@@ -7,6 +8,8 @@ schema agree.
 """
 
 from __future__ import annotations
+
+import re
 
 # -- background jobs ---------------------------------------------------------------------------
 
@@ -28,6 +31,8 @@ JOB_TYPES = (*INBOUND_JOB_TYPES, LEAD_SCORING_POST_PROCESS)
 
 PENDING, RUNNING, SUCCEEDED, FAILED = "PENDING", "RUNNING", "SUCCEEDED", "FAILED"
 JOB_STATUSES = (PENDING, RUNNING, SUCCEEDED, FAILED)
+# How a pruned job ended (``pruned_jobs.status``): SUCCEEDED keys are never enqueued again.
+FINISHED_JOB_STATUSES = (SUCCEEDED, FAILED)
 
 DEFAULT_MAX_ATTEMPTS = 5
 MAX_ATTEMPTS = {LEAD_SCORING_POST_PROCESS: 3}
@@ -78,6 +83,42 @@ SENTIMENT_TAGS = (
     "Neutral",
     "Snoozed",
 )
+
+INTERESTED_TAG = "Interested"
+# The lead status a sentiment tag implies; the other tags → ``new``. (postprocess.sentiment
+# applies it to what the model says; the storage applies it to a provider's own hint, e.g.
+# EmailBison's LEAD_INTERESTED.)
+STATUS_BY_TAG = {
+    "Meeting Booked": "meeting-booked",
+    "Meeting Requested": "meeting-requested",
+    "Call Requested": "qualified",
+    "Information Requested": "qualified",
+    INTERESTED_TAG: "qualified",
+    "Not Interested": "not-interested",
+    BLACKLIST_TAG: BLACKLISTED,
+}
+DEFAULT_LEAD_STATUS = "new"
+
+# What an opted-out lead's score is, whatever a scoring job computed: fit, intent, overall,
+# reasoning (the same as postprocess.scoring's disqualified scores for Blacklist).
+OPTED_OUT_SCORES = (1, 1, 1, f"Disqualified: {BLACKLIST_TAG}")
+
+# An inbound SMS whose whole body is one of these is an opt-out (carrier keywords, CTIA),
+# decided when the message is stored, without an AI call: see :func:`is_sms_opt_out`.
+SMS_OPT_OUT_KEYWORDS = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT")
+_SURROUNDING_PUNCTUATION = re.compile(r"^[\W_]+|[\W_]+$")
+
+
+def is_sms_opt_out(body: str | None) -> bool:
+    """Whether an SMS body is a carrier opt-out keyword: trimmed, case-insensitive, with the
+    punctuation (and symbols) around it ignored: ``"Stop."``, ``" quit! "``, ``"'END'"``."""
+    word = _SURROUNDING_PUNCTUATION.sub("", (body or "").strip()).upper()
+    return word in SMS_OPT_OUT_KEYWORDS
+
+
+# How a message's sentiment was found (``message_sentiments.classified_by``): a fast-path
+# rule without AI, or the model.
+CLASSIFIED_BY = ("rule", "ai")
 
 # -- AI drafts ---------------------------------------------------------------------------------
 

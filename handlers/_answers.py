@@ -69,7 +69,7 @@ class SpendGroup(msgspec.Struct):
     output_tokens: int
     reasoning_tokens: int
     total_tokens: int
-    cost_usd: float
+    cost_usd: float | None  # None when no call of the group has a cost
     unpriced_calls: int
     latency_p50_ms: int | None
     latency_p95_ms: int | None

@@ -21,10 +21,6 @@ class TooManyRequests(HTTPException):
     status_code = 429
 
 
-class Conflict(HTTPException):
-    status_code = 409
-
-
 class PayloadTooLarge(HTTPException):
     status_code = 413
 

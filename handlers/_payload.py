@@ -1,4 +1,5 @@
-"""Reading provider payloads: scalars as text, lenient timestamps, names, HTML bodies.
+"""Reading provider payloads: scalars as text, lenient timestamps, names, HTML bodies, and
+:func:`new_message`, which every route's message goes through (with the one timestamp rule).
 
 Providers send ids as numbers or strings and times in many spellings; these helpers never
 raise on a strange value, they give "" or None and the route decides (usually a 400 through
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -115,6 +116,41 @@ def _from_layouts(value: str, formats: Sequence[str]) -> datetime | None:
     return None
 
 
+# The provider's timestamp is the message's ``sent_at`` only within these bounds of the
+# receipt time (DESIGN "Lead state rules"): a clock ahead of ours, or a replay of an old
+# event, must not reorder a lead's messages nor move its roll-ups into the future.
+MAX_AHEAD = timedelta(minutes=5)
+MAX_BEHIND = timedelta(days=30)
+
+ProviderTime = tuple[datetime | None, str | None]
+"""A provider's timestamp as parsed (None: unreadable or absent) and as sent (None: absent)."""
+
+
+def provider_time(*candidates: Any) -> ProviderTime:
+    """The first candidate that parses (:func:`parse_when`) with its raw text; else None
+    and the raw text of the first non-blank candidate (None if every one is blank)."""
+    first_raw = None
+    for candidate in candidates:
+        raw = raw_text(candidate).strip()
+        if not raw:
+            continue
+        parsed = parse_when(candidate)
+        if parsed is not None:
+            return parsed, raw
+        first_raw = first_raw or raw
+    return None, first_raw
+
+
+def clamp_sent_at(received_at: datetime, provider: ProviderTime) -> tuple[str, str | None]:
+    """``(sent_at, provider_sent_at)``: the provider's time when it lies within 5 minutes
+    ahead of and 30 days behind ``received_at``, and None; else the receipt time and the
+    provider's raw value (None when it sent none)."""
+    parsed, raw = provider
+    if parsed is not None and received_at - MAX_BEHIND <= parsed <= received_at + MAX_AHEAD:
+        return db.iso(parsed), None
+    return db.iso(received_at), raw
+
+
 def new_message(
     client: Client,
     received_at: datetime,
@@ -126,37 +162,40 @@ def new_message(
     dedupe: tuple[str, str],
     subject: str | None = None,
     sent: Sequence[Any] = (),
-    sent_at: datetime | None = None,
+    sent_at: ProviderTime | None = None,
     job_type: str | None = None,
     repeat_window_seconds: int | None = None,
+    sentiment_hint: str | None = None,
 ) -> NewMessage:
-    """The message a delivery stores: received at ``received_at``, sent at ``sent_at`` when the
-    route resolved it itself, else at the first provider time of ``sent`` that parses (else
-    the receipt time). ``dedupe`` is ``(column, value)``."""
+    """The message a delivery stores, received at ``received_at``. The provider's time is
+    the first of ``sent`` that parses, or ``sent_at`` when the route resolved its own
+    (GoHighLevel); either way it is clamped (:func:`clamp_sent_at`), the one rule for every
+    channel. ``dedupe`` is ``(column, value)``."""
     column, value = dedupe
+    stored_sent_at, provider_sent_at = clamp_sent_at(
+        received_at, sent_at if sent_at is not None else provider_time(*sent)
+    )
     return NewMessage(
         client_id=client.id,
         channel=channel,
         direction=direction,
         body=body,
         subject=subject or None,
-        sent_at=db.iso(sent_at) if sent_at is not None else sent_at_iso(received_at, *sent),
+        sent_at=stored_sent_at,
         received_at=db.iso(received_at),
         source=source,
         dedupe_column=column,
         dedupe_value=value,
         job_type=job_type,
         repeat_window_seconds=repeat_window_seconds,
+        provider_sent_at=provider_sent_at,
+        sentiment_hint=sentiment_hint,
     )
 
 
 def sent_at_iso(received_at: datetime, *candidates: Any) -> str:
-    """The first candidate that parses, normalised with :func:`db.iso`; else the receipt time."""
-    for candidate in candidates:
-        parsed = parse_when(candidate)
-        if parsed is not None:
-            return db.iso(parsed)
-    return db.iso(received_at)
+    """The ``sent_at`` of :func:`new_message` for these candidates."""
+    return clamp_sent_at(received_at, provider_time(*candidates))[0]
 
 
 # Elements that start or end a line of text.

@@ -14,7 +14,7 @@ outer source is its path, so anything the write starts is attributed to it):
 5. answer with JSON (200).
 
 A write refused because the token was revoked meanwhile is a 401, one the database cannot
-take in time a 429 with ``Retry-After: 30``, a dedupe value stored for another client a 409.
+take in time a 429 with ``Retry-After: 30``.
 A caller authenticated from the token cache gets no answer that did not come from a write (an
 ignored event, any 4xx but 401) before its token has been read again
 (:func:`handlers._auth.confirm`): a rotated or disabled token only ever gets 401.
@@ -48,7 +48,7 @@ import db
 from ai import ai_telemetry_source
 from db import Client, LeadFields, NewMessage
 from handlers._auth import Caller, authenticate, confirm, revoked
-from handlers._errors import Conflict, PayloadTooLarge, RequestTimeout, TooManyRequests, clip
+from handlers._errors import PayloadTooLarge, RequestTimeout, TooManyRequests, clip
 
 if TYPE_CHECKING:
     from config import Settings
@@ -208,11 +208,7 @@ async def store_message(
     """Store the message exactly once with its job (one commit), wake the runner for a new
     job, and answer ``{"success", "deduped", "messageId", "leadId", "jobEnqueued"}``."""
     message, event = delivery.message, delivery.event_type
-    try:
-        result = await write(request, caller, "ingest", message, delivery.lead)
-    except db.DedupeConflict as exc:
-        log.warning("%s %s: %s", path, event, exc)
-        raise Conflict("This message id is already stored for another client") from None
+    result = await write(request, caller, "ingest", message, delivery.lead)
     if result.job_enqueued:
         wake_runner(request)
     log.debug(  # one line per delivery: LEADHOOK_LOG_LEVEL=DEBUG shows them

@@ -4,15 +4,17 @@
 (403, checked after the event's own fields are present).
 
 - ``LEAD_REPLIED``, ``LEAD_INTERESTED``, ``UNTRACKED_REPLY_RECEIVED``: an inbound email keyed by
-  ``email_reply_id = data.reply.id``, job ``EMAIL_INBOUND_POST_PROCESS``.
+  ``email_reply_id = data.reply.id``, job ``EMAIL_INBOUND_POST_PROCESS``. ``LEAD_INTERESTED``
+  also sets the lead's sentiment to ``Interested`` (status ``qualified``) in the delivery's
+  transaction, also for a reply already stored (the answer is then still ``deduped: true``),
+  under the lead state rules: never for a lead that opted out, never over a newer reply.
 - ``EMAIL_SENT``: an outbound email keyed by ``scheduled_email_id = data.scheduled_email.id``,
   no job.
 - ``LEAD_UNSUBSCRIBED``: the lead is blacklisted.
 - anything else: ``200 {"success": true, "ignored": true, "eventType": ...}``.
 
-Reply and scheduled-email ids are used raw: they are unique within the platform, which the
-UNIQUE ``clients.email_workspace_id`` already assumes is one id space. Should two clients'
-ids ever collide, the delivery is refused with 409 rather than attached to the other client.
+Reply and scheduled-email ids are used raw; they are each workspace's own (UNIQUE per client):
+the same id in two workspaces is two messages.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ if TYPE_CHECKING:
     from config import Settings
 
 PATH = "/api/webhooks/email"
-REPLY_EVENTS = frozenset(("LEAD_REPLIED", "LEAD_INTERESTED", "UNTRACKED_REPLY_RECEIVED"))
+INTERESTED_EVENT = "LEAD_INTERESTED"
+REPLY_EVENTS = frozenset(("LEAD_REPLIED", INTERESTED_EVENT, "UNTRACKED_REPLY_RECEIVED"))
 SENT_EVENT = "EMAIL_SENT"
 UNSUBSCRIBED_EVENT = "LEAD_UNSUBSCRIBED"
 LEAD_EMAIL = "lead email (data.lead.email)"
@@ -97,7 +100,13 @@ def lead_fields(data: EmailData, fallback_email: str = "", full_name: str = "") 
     return LeadFields(email=email, first_name=first, last_name=last)
 
 
-def reply_message(reply: EmailReply, reply_id: str, client: Client, now: datetime) -> NewMessage:
+def reply_message(
+    reply: EmailReply,
+    reply_id: str,
+    client: Client,
+    now: datetime,
+    sentiment_hint: str | None = None,
+) -> NewMessage:
     return new_message(
         client,
         now,
@@ -109,6 +118,7 @@ def reply_message(reply: EmailReply, reply_id: str, client: Client, now: datetim
         dedupe=("email_reply_id", reply_id),
         sent=(reply.date_received, reply.created_at),
         job_type=db.vocab.EMAIL_INBOUND_POST_PROCESS,
+        sentiment_hint=sentiment_hint,
     )
 
 
@@ -144,7 +154,9 @@ def parse(payload: EmailWebhook, client: Client, now: datetime, settings: Settin
         reply_id = require(text(reply.id), "data.reply.id")
         lead = lead_fields(data, text(reply.from_email_address), text(reply.from_name))
         check_workspace()
-        return StoreMessage(event_type, reply_message(reply, reply_id, client, now), lead)
+        hint = db.vocab.INTERESTED_TAG if event_type == INTERESTED_EVENT else None
+        message = reply_message(reply, reply_id, client, now, hint)
+        return StoreMessage(event_type, message, lead)
     if event_type == SENT_EVENT:
         scheduled = data.scheduled_email or ScheduledEmail()
         scheduled_id = require(text(scheduled.id), "data.scheduled_email.id")

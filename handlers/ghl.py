@@ -20,7 +20,7 @@ import msgspec
 
 import db
 from db import Client, LeadFields
-from handlers._payload import Scalar, new_message, parse_when, raw_text
+from handlers._payload import ProviderTime, Scalar, new_message, parse_when, raw_text
 from handlers._webhook import (
     Delivery,
     Ignore,
@@ -111,22 +111,37 @@ def ghl_sms_dedupe_key(
     return "ghl_sms:" + hashlib.sha256(joined.encode("utf-8")).hexdigest()[:32]
 
 
-def resolve_sent_at(
+def resolve_candidate(
     received_at: datetime, custom_date: str, custom_time: str, date_created: str
-) -> datetime:
-    """The candidate closest to the receipt time within 20 minutes, else the receipt time.
+) -> ProviderTime:
+    """GoHighLevel's own time: the candidate closest to the receipt time within 20 minutes
+    (with its raw text), else None and the raw text of the first candidate given.
 
     GoHighLevel often sends workspace-local times without a zone, which read as UTC are off by
     hours; ``date_created`` is usually the contact's creation time. Both are only trusted when
-    close to when the webhook arrived.
+    close to when the webhook arrived. :func:`handlers._payload.new_message` then applies
+    the clamp every channel has (at most 5 minutes ahead).
     """
-    candidates = []
+    candidates: list[tuple[datetime | None, str]] = []
     if custom_date and custom_time:
-        candidates.append(parse_when(f"{custom_date} {custom_time}", DATE_FORMATS))
+        joined = f"{custom_date} {custom_time}"
+        candidates.append((parse_when(joined, DATE_FORMATS), joined.strip()))
     if date_created:
-        candidates.append(parse_when(date_created, DATE_FORMATS))
-    close = [c for c in candidates if c is not None and abs(c - received_at) <= MAX_DRIFT]
-    return min(close, key=lambda c: abs(c - received_at)) if close else received_at
+        candidates.append((parse_when(date_created, DATE_FORMATS), date_created.strip()))
+    close = [
+        (when, raw) for when, raw in candidates if when and abs(when - received_at) <= MAX_DRIFT
+    ]
+    if close:
+        return min(close, key=lambda c: abs(c[0] - received_at))  # type: ignore[operator]
+    return None, next((raw for _, raw in candidates if raw), None)
+
+
+def resolve_sent_at(
+    received_at: datetime, custom_date: str, custom_time: str, date_created: str
+) -> datetime:
+    """:func:`resolve_candidate`'s time, else the receipt time (before the clamp)."""
+    found, _ = resolve_candidate(received_at, custom_date, custom_time, date_created)
+    return found or received_at
 
 
 def message_body(payload: GhlSmsWebhook) -> str:
@@ -172,7 +187,7 @@ def parse(payload: GhlSmsWebhook, client: Client, now: datetime, settings: Setti
         source="ghl",
         body=body,
         dedupe=("webhook_dedupe_key", key),
-        sent_at=resolve_sent_at(now, custom_date, custom_time, date_created),
+        sent_at=resolve_candidate(now, custom_date, custom_time, date_created),
         job_type=db.vocab.SMS_INBOUND_POST_PROCESS,
         repeat_window_seconds=settings.ghl_dedupe_window_seconds,
     )

@@ -5,8 +5,9 @@ the client token alone identifies the workspace.
 
 - ``reply_received``: an inbound email keyed by a reply handle in ``email_reply_id``:
   ``instantly:`` + the first 32 hex digits of SHA-256 over ``email_id|email_account|timestamp``,
-  with the payload's own ``timestamp`` taken raw (missing: the empty string, never the receipt
-  time, so a retry without one still dedupes). Job ``INSTANTLY_INBOUND_POST_PROCESS``.
+  with the payload's own ``timestamp`` taken raw; without one, a hash of the reply's body
+  takes its place (never the receipt time: a retry without a timestamp still dedupes, and
+  two replies to one sent email are two messages). Job ``INSTANTLY_INBOUND_POST_PROCESS``.
 - ``email_sent``: an outbound email keyed by ``scheduled_email_id = instantly:<email_id>``.
 - ``lead_unsubscribed``: the lead is blacklisted.
 - anything else: ``200 {"success": true, "ignored": true, "eventType": ...}``.
@@ -58,8 +59,16 @@ class InstantlyWebhook(msgspec.Struct, kw_only=True):
     reply_html: Any = None
 
 
-def reply_handle(email_id: str, email_account: str, timestamp: str) -> str:
-    joined = "|".join((email_id, email_account, timestamp))
+def reply_handle(email_id: str, email_account: str, timestamp: str, body: str = "") -> str:
+    """``instantly:`` + 32 hex digits of SHA-256 over ``email_id|email_account|timestamp``;
+    without a timestamp, ``email_id|email_account||<SHA-256 of the body>``: ``email_id``
+    names the sent email, which two replies share, and the reply's body tells them apart."""
+    if timestamp:
+        joined = "|".join((email_id, email_account, timestamp))
+    else:
+        normalized = " ".join(body.split())
+        body_hash = hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+        joined = "|".join((email_id, email_account, "", body_hash))
     return "instantly:" + hashlib.sha256(joined.encode("utf-8")).hexdigest()[:32]
 
 
@@ -74,14 +83,16 @@ def lead_fields(payload: InstantlyWebhook, email: str) -> LeadFields:
 def reply_message(
     payload: InstantlyWebhook, email_id: str, client: Client, now: datetime
 ) -> NewMessage:
-    handle = reply_handle(email_id, text(payload.email_account), raw_text(payload.timestamp))
+    body = body_text(payload.reply_text, payload.reply_html)
+    account, timestamp = text(payload.email_account), raw_text(payload.timestamp)
+    handle = reply_handle(email_id, account, timestamp, body)
     return new_message(
         client,
         now,
         channel="email",
         direction="inbound",
         source="instantly",
-        body=body_text(payload.reply_text, payload.reply_html),
+        body=body,
         subject=text(payload.reply_subject),
         dedupe=("email_reply_id", handle),
         sent=(payload.timestamp,),

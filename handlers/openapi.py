@@ -73,7 +73,6 @@ ERRORS = {
     "rotated or disabled. Nothing is parsed or stored.",
     403: "The payload's workspace id ({field}) belongs to another workspace than the token's.",
     408: "The request did not arrive within the read timeout (LEADHOOK_HTTP_READ_TIMEOUT_SECONDS).",
-    409: "This provider message id is already stored for another workspace.",
     413: "The body is larger than LEADHOOK_MAX_BODY_BYTES ({limit} bytes).",
     429: "The database could not take the write in time: retry after `Retry-After` seconds.",
     503: "The database cannot take writes: retry later.",
@@ -106,7 +105,7 @@ def _errors(*statuses: int, **fill: Any) -> dict[str, Any]:
 
 def _webhook(handler: HTTPRouteHandler, max_body_bytes: int) -> dict[str, Any]:
     opt = handler.opt
-    statuses = [400, 401, 408, 409, 413, 429]
+    statuses = [400, 401, 408, 413, 429]
     if opt["workspace_field"]:
         statuses.insert(2, 403)
     security = list(CLIENT_TOKEN)

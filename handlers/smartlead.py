@@ -8,9 +8,10 @@ workspace.
 
 - ``EMAIL_REPLY``: an inbound email keyed by a reply handle in ``email_reply_id``:
   ``smartlead:`` + the reply's RFC Message-ID (``reply_message.message_id``, else the
-  deprecated top-level ``message_id``), else ``smartlead:`` + a hash of stable fields only
-  (campaign, stats id, lead email; never the receipt time). Job
-  ``SMARTLEAD_INBOUND_POST_PROCESS``.
+  deprecated top-level ``message_id``), else ``smartlead:`` + a hash of the payload's own
+  fields (campaign, stats id, lead email, the reply's own time and a hash of its body; never
+  the receipt time), so two replies to one sent email are two messages and a retry dedupes.
+  Job ``SMARTLEAD_INBOUND_POST_PROCESS``.
 - ``EMAIL_SENT``: an outbound email keyed by ``scheduled_email_id = smartlead:<stats_id>``.
 - ``LEAD_UNSUBSCRIBED``: the lead is blacklisted.
 - anything else: ``200 {"success": true, "ignored": true, "eventType": ...}``.
@@ -128,7 +129,15 @@ def lead_fields(payload: SmartLeadWebhook, email: str) -> LeadFields:
 
 def reply_handle(payload: SmartLeadWebhook, email: str) -> str | None:
     """``smartlead:<Message-ID>``, else ``smartlead:`` + 32 hex digits of SHA-256 over
-    ``campaign_id|stats_id|lead email`` (None without a Message-ID or a stats id)."""
+    ``campaign_id|stats_id|lead email|reply time|body hash`` (None without a Message-ID or
+    a stats id).
+
+    ``stats_id`` names the *sent* email: two replies to it share it. What tells them apart
+    is the reply's own time (``reply_message.time``, else ``time_replied``; raw) and its
+    body (SHA-256 of the text, whitespace collapsed). A retry of the same reply has both the
+    same, so it still dedupes; ``event_timestamp`` (when the event was sent, which a retry
+    may change) is left out.
+    """
     reply = payload.reply_message or SmartLeadEmail()
     message_id = first_text(reply.message_id, payload.message_id)
     if message_id:
@@ -136,7 +145,10 @@ def reply_handle(payload: SmartLeadWebhook, email: str) -> str | None:
     stats_id = text(payload.stats_id)
     if not stats_id:
         return None
-    joined = "|".join((text(payload.campaign_id), stats_id, email.lower()))
+    replied = first_text(reply.time, payload.time_replied)
+    body = " ".join(reply_body(payload).split())
+    body_hash = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    joined = "|".join((text(payload.campaign_id), stats_id, email.lower(), replied, body_hash))
     return "smartlead:" + hashlib.sha256(joined.encode("utf-8")).hexdigest()[:32]
 
 

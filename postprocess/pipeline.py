@@ -11,11 +11,12 @@ to the job:
 - :func:`score_lead` (``LEAD_SCORING_POST_PROCESS``): fit, intent and overall scores 1–4
   with a reasoning of at most 500 characters (``lead_scoring.score``).
 
-Both raise the AI client's errors: :class:`~ai.AIRetryableError` (retry the job, after
-``retry_after`` if set), :class:`~ai.AIResponseError` (the model's answer was unusable; its
-``error`` row is recorded) and :class:`~ai.AIRequestError`; and ``db.DatabaseUnavailable``
-when a write cannot be committed in time. They are safe to run again: a retried job
-re-classifies (one small call) but never pays for a draft twice.
+Both raise the AI client's errors (:mod:`ai.errors`; the job runner decides what each means
+for the job) and ``db.DatabaseUnavailable`` when a write cannot be committed in time. They are
+safe to run again, and a run again never repeats a step that succeeded (no AI call is paid
+twice for the same message): the message's classification is kept
+(``Store.record_sentiment``, in the same transaction as the lead's sentiment) and reused, and
+a draft exists at most once per (message, channel) and is not asked for again.
 
 :data:`OFFLINE_ANSWERS` is what the offline provider answers each of these features with.
 """
@@ -41,7 +42,19 @@ OFFLINE_ANSWERS: Mapping[str, Answer] = MappingProxyType(
 )
 
 
-async def _sentiment(ai_client: AIClient, message: dict, ids: dict) -> tuple[str, str]:
+async def _sentiment(
+    ai_client: AIClient, store: db.Store, message: dict, ids: dict
+) -> tuple[str, str, bool]:
+    """``(tag, classified_by, reused)``: the message's kept classification (an earlier
+    attempt's), else by a fast-path rule, else by the model."""
+    kept = await store.get_sentiment(message["id"])
+    if kept is not None:
+        return kept["sentiment_tag"], kept["classified_by"], True
+    tag, by = await _classify(ai_client, message, ids)
+    return tag, by, False
+
+
+async def _classify(ai_client: AIClient, message: dict, ids: dict) -> tuple[str, str]:
     """``(tag, classified_by)``: by a fast-path rule, else by the model."""
     tag = sentiment.fast_path_sentiment(message.get("body"), message.get("subject"))
     if tag is not None:
@@ -59,8 +72,9 @@ async def post_process_inbound(
 
     ``message`` and ``lead`` are their table rows (``Store.get_message``,
     ``Store.get_lead``). Returns ``{"message_id", "lead_id", "sentiment_tag", "status",
-    "classified_by": "rule"|"ai"|None, "lead_updated", "draft_id", "draft_created",
-    "skipped"}``; ``sentiment_tag`` and ``status`` are this message's.
+    "classified_by": "rule"|"ai"|None, "sentiment_reused", "lead_updated", "draft_id",
+    "draft_created", "skipped"}``; ``sentiment_tag`` and ``status`` are this message's;
+    ``sentiment_reused``: the classification was an earlier attempt's (no call made).
 
     Nothing is done for an outbound message or a lead already blacklisted (an opt-out is
     never undone by a later message; its drafts stay rejected). The lead keeps its tag and
@@ -76,6 +90,7 @@ async def post_process_inbound(
         "sentiment_tag": lead.get("sentiment_tag"),
         "status": lead.get("status"),
         "classified_by": None,
+        "sentiment_reused": False,
         "lead_updated": False,
         "draft_id": None,
         "draft_created": False,
@@ -89,10 +104,11 @@ async def post_process_inbound(
         return result
     ids = {"client_id": client_id, "lead_id": lead_id, "message_id": message_id}
 
-    tag, result["classified_by"] = await _sentiment(ai_client, message, ids)
+    tag, classified_by, reused = await _sentiment(ai_client, store, message, ids)
+    result.update(classified_by=classified_by, sentiment_reused=reused)
     status = sentiment.status_for(tag)
-    updated = await store.set_lead_sentiment(
-        lead_id, tag, status, now=ai_client.now(), message_id=message_id
+    updated = await store.record_sentiment(
+        message_id, lead_id, tag, status, classified_by=classified_by, now=ai_client.now()
     )
     result.update(sentiment_tag=tag, status=status, lead_updated=updated)
     if not updated and tag != BLACKLIST_TAG:

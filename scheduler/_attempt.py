@@ -4,7 +4,8 @@
 inside the telemetry source ``background_job:<TYPE>`` and the job's :class:`ai.JobContext`, so
 every AI call it makes is attributed to this job and attempt, also from threads it starts. It
 returns the :class:`scheduler._retry.Decision` for what happened (an unknown type is decided
-too, without running anything) and logs the decision's line.
+too, without running anything) and logs the decision's line: one line per attempt (a failed
+AI call names its endpoint, status, attempt and job), its traceback at DEBUG only.
 
 :meth:`AttemptRunner.write` writes that decision through ``store.finish_job``, fenced by
 ``locked_by`` and ``attempts``: when recovery took the claim away nothing is written and the
@@ -69,7 +70,14 @@ class AttemptRunner:
             decision = decide(job, ended, self.clock(), self.rng)
             if decision.note is not None:
                 level, message, args, exc_info = decision.note
-                log.log(level, message, *args, exc_info=exc_info)
+                log.log(level, message, *args)
+                if exc_info is not None and log.isEnabledFor(logging.DEBUG):
+                    log.debug(
+                        "job %s attempt %s: traceback",
+                        job["id"],
+                        job["attempts"],
+                        exc_info=exc_info,
+                    )
         return decision
 
     async def _call_handler(self, job: dict) -> object:

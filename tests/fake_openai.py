@@ -8,6 +8,11 @@ The real ``openai`` client talks to it through ``base_url`` (``OPENAI_BASE_URL``
         ... AsyncOpenAI(base_url=fake.base_url, api_key="sk-test") ...
         fake.requests  # the JSON bodies received, in order
 
+Modes, by the request's number (1-based, counting every request), come before the queue:
+:meth:`FakeOpenAI.fail_always` (e.g. always 401, or from the Nth call on),
+:meth:`FakeOpenAI.fail_once` (e.g. 500 once, on the Nth call) and
+:meth:`FakeOpenAI.answer_malformed` (a JSON object that fits no schema leadhook asks for).
+
 Scripted responses are served first-in first-out; when the queue is empty the server
 answers with :meth:`FakeOpenAI.default_answer`: for leadhook's prompts it recognises the JSON
 shape the system prompt asks for (``"tag"``, ``"body"``, ``"fit"``) and answers a valid
@@ -70,7 +75,11 @@ class FakeOpenAI:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []  # request headers, names lowercased
         self.default_usage: dict[str, Any] = usage()
+        self.answer_delay = 0.0  # seconds every answer waits (on top of a scripted delay)
         self._queue: deque[Scripted] = deque()
+        self._once: dict[int, Scripted] = {}  # request number → its answer
+        self._from: tuple[int, Scripted] | None = None  # every request from this number on
+        self._malformed: str | None = None  # answer prompts containing this malformed
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(
@@ -119,6 +128,41 @@ class FakeOpenAI:
         body = {"error": {"message": message, "type": "fake_error", "code": str(status)}}
         self.push(Scripted(status=status, headers=headers or {}, body=body, delay=delay))
 
+    @staticmethod
+    def _error(status: int, headers: dict[str, str] | None, message: str) -> Scripted:
+        body = {"error": {"message": message, "type": "fake_error", "code": str(status)}}
+        return Scripted(status=status, headers=headers or {}, body=body)
+
+    def fail_always(
+        self,
+        status: int,
+        *,
+        from_call: int = 1,
+        headers: dict[str, str] | None = None,
+        message: str = "scripted error",
+    ) -> None:
+        """Answer ``status`` to every request from the ``from_call``-th on (1 = all)."""
+        with self._lock:
+            self._from = (from_call, self._error(status, headers, message))
+
+    def fail_once(
+        self,
+        status: int,
+        *,
+        call: int,
+        headers: dict[str, str] | None = None,
+        message: str = "scripted error",
+    ) -> None:
+        """Answer ``status`` to the ``call``-th request only."""
+        with self._lock:
+            self._once[call] = self._error(status, headers, message)
+
+    def answer_malformed(self, prompt_contains: str = "") -> None:
+        """Answer every request whose system prompt contains ``prompt_contains`` (all, when
+        empty) with a JSON object that fits none of the schemas asked for, and usage."""
+        with self._lock:
+            self._malformed = prompt_contains
+
     def pending(self) -> int:
         with self._lock:
             return len(self._queue)
@@ -148,8 +192,18 @@ class FakeOpenAI:
 
     # -- serving ----------------------------------------------------------------------------
 
-    def _next(self, request: dict[str, Any]) -> Scripted:
+    def _next(self, request: dict[str, Any], number: int) -> Scripted:
+        system = " ".join(
+            str(m.get("content", "")) for m in request.get("messages", []) if m["role"] == "system"
+        )
         with self._lock:
+            if number in self._once:
+                return self._once.pop(number)
+            if self._from is not None and number >= self._from[0]:
+                return self._from[1]
+            if self._malformed is not None and self._malformed in system:
+                content = json.dumps({"answer": "something else than what was asked"})
+                return Scripted(content=content, usage=self.default_usage)
             if self._queue:
                 return self._queue.popleft()
         return Scripted(content=json.dumps(self.default_answer(request)), usage=self.default_usage)
@@ -190,9 +244,10 @@ class FakeOpenAI:
                 with fake._lock:
                     fake.requests.append(request)
                     fake.headers.append({k.lower(): v for k, v in self.headers.items()})
-                scripted = fake._next(request)
-                if scripted.delay:
-                    time.sleep(scripted.delay)
+                    number = len(fake.requests)
+                scripted = fake._next(request, number)
+                if scripted.delay or fake.answer_delay:
+                    time.sleep(scripted.delay + fake.answer_delay)
                 if scripted.status != 200:
                     self._send(scripted.status, scripted.body, scripted.headers)
                     return

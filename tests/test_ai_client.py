@@ -13,7 +13,7 @@ import db
 from ai import AIClient, OpenAIProvider, Prompt
 from ai._openai import retry_after_seconds
 from ai.client import parse_json_object
-from ai.prices import BUILTIN_PRICES, PriceTable
+from ai.prices import PriceTable, catalogue_version
 from db.sqlite import ops
 from tests.fake_openai import usage
 
@@ -72,9 +72,6 @@ async def test_success_row_has_usage_tokens_and_cost_from_the_price_table(
     assert result.value == {"tag": "Interested"}
 
     [row] = await rows_after(client, database)
-    price = BUILTIN_PRICES["gpt-4o-mini"]
-    expected = ((1000 - 400) * price.input + 400 * price.cached_input + 200 * price.output) / 1e6
-    assert row["cost_usd"] == pytest.approx(expected)
     assert row["cost_usd"] == pytest.approx((600 * 0.15 + 400 * 0.075 + 200 * 0.60) / 1e6)
     assert {k: row[k] for k in row if k not in ("id", "latency_ms", "cost_usd")} == {
         "source": SOURCE,
@@ -96,6 +93,10 @@ async def test_success_row_has_usage_tokens_and_cost_from_the_price_table(
         "total_tokens": 1200,
         "status": "success",
         "error_message": None,
+        "price_input_per_mtok": 0.15,
+        "price_cached_input_per_mtok": 0.075,
+        "price_output_per_mtok": 0.60,
+        "price_source": f"genai-prices {catalogue_version()} openai/gpt-4o-mini",
         "created_at": "2026-01-18T10:00:00.123Z",
     }
     assert isinstance(row["latency_ms"], int) and row["latency_ms"] >= 0
@@ -111,10 +112,10 @@ async def test_success_row_has_usage_tokens_and_cost_from_the_price_table(
     assert fake_openai.headers[0]["authorization"] == "Bearer sk-test"
 
 
-async def test_price_falls_back_to_the_response_model_without_its_date_suffix(
-    make_client, fake_openai, database
-):
-    prices = PriceTable.from_json('{"acme-1": {"input": 1.0, "cached_input": 0.5, "output": 2}}')
+async def test_price_falls_back_to_the_response_model(make_client, fake_openai, database):
+    prices = PriceTable.from_json(
+        '{"acme-1-20250131": {"input": 1.0, "cached_input": 0.5, "output": 2}}'
+    )
     fake_openai.push_json({"ok": True}, usage=usage(300, 100, cached=100), model="acme-1-20250131")
     client = make_client(model="my-deployment-alias", prices=prices)
     with ai.ai_telemetry_source(SOURCE):
@@ -123,6 +124,7 @@ async def test_price_falls_back_to_the_response_model_without_its_date_suffix(
     assert row["model"] == "my-deployment-alias"
     assert row["response_model"] == "acme-1-20250131"
     assert row["cost_usd"] == pytest.approx((200 * 1.0 + 100 * 0.5 + 100 * 2.0) / 1e6)
+    assert (row["price_input_per_mtok"], row["price_source"]) == (1.0, "env")
 
 
 async def test_unknown_model_has_null_cost_never_zero(make_client, fake_openai, database):
@@ -133,6 +135,7 @@ async def test_unknown_model_has_null_cost_never_zero(make_client, fake_openai, 
     [row] = await rows_after(client, database)
     assert row["input_tokens"] == 500 and row["output_tokens"] == 50
     assert row["cost_usd"] is None
+    assert row["price_source"] is None and row["price_input_per_mtok"] is None
 
 
 async def test_missing_usage_is_null_tokens_and_null_cost(make_client, fake_openai, database):
@@ -159,16 +162,19 @@ async def test_429_is_retryable_with_retry_after_and_an_error_row(
 ):
     fake_openai.push_error(429, headers=headers, message="Rate limit reached")
     client = make_client()
-    with ai.ai_telemetry_source(SOURCE), pytest.raises(ai.AIRetryableError) as caught:
+    with ai.ai_telemetry_source(SOURCE), pytest.raises(ai.AIRateLimited) as caught:
         await client.complete_json(PROMPT)
     assert caught.value.retry_after == retry_after
+    assert caught.value.endpoint == f"POST {fake_openai.base_url}/chat/completions"
+    assert caught.value.feature_id == "sentiment.classify"
     [row] = await rows_after(client, database)
     assert row["status"] == "error"
     assert "429" in row["error_message"] and "Rate limit reached" in row["error_message"]
     assert row["source"] == SOURCE
     assert row["input_tokens"] is None and row["response_model"] is None
     assert row["latency_ms"] is not None
-    assert row["cost_usd"] == 0.0  # priced model, refused: nothing billed
+    assert row["cost_usd"] is None  # no usage: unknown, like every failure without usage
+    assert row["price_input_per_mtok"] == 0.15  # what it would have been charged
 
 
 async def test_500_is_retryable_and_an_error_row(make_client, fake_openai, database):
@@ -177,9 +183,10 @@ async def test_500_is_retryable_and_an_error_row(make_client, fake_openai, datab
     with ai.ai_telemetry_source(SOURCE), pytest.raises(ai.AIRetryableError) as caught:
         await client.complete_json(PROMPT)
     assert (caught.value.retry_after, caught.value.status_code) == (None, 500)
+    assert not isinstance(caught.value, ai.AIRateLimited)
     [row] = await rows_after(client, database)
     assert row["status"] == "error" and "HTTP 500" in row["error_message"]
-    assert row["cost_usd"] == 0.0
+    assert row["cost_usd"] is None
 
 
 async def test_400_is_a_request_error_not_retryable(make_client, fake_openai, database):
@@ -270,11 +277,15 @@ async def test_a_closed_store_does_not_fail_the_call(make_client, fake_openai, s
     client = make_client()
     store.close()
     fake_openai.push_json({"tag": "Neutral"})
-    with ai.ai_telemetry_source(SOURCE), caplog.at_level(logging.ERROR, "leadhook.ai"):
+    with ai.ai_telemetry_source(SOURCE), caplog.at_level(logging.WARNING, "leadhook.ai"):
         result = await client.complete_json(PROMPT)
     assert result.value == {"tag": "Neutral"}
-    assert client.records_failed == 1
-    assert "could not record AI interaction" in caplog.text
+    assert (client.records_pending, client.records_failed) == (1, 0)  # kept for a retry
+    assert "keeping 1 in memory" in caplog.text
+    with caplog.at_level(logging.ERROR, "leadhook.ai"):
+        await client.close()
+    assert (client.records_pending, client.records_failed) == (0, 1)
+    assert "1 AI interaction row(s) could not be written and are lost" in caplog.text
 
 
 async def test_the_call_path_does_not_wait_for_the_commit(make_client, fake_openai, store):

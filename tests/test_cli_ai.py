@@ -76,3 +76,51 @@ def test_format_report_of_no_calls():
         "total      0       0      0       0       0          0      0  0.000000         0"
         "       -       -",
     ]
+
+
+def prices(*args: str, **env: str):
+    base = {"LEADHOOK_AI_PROVIDER": "openai", "OPENAI_API_KEY": "sk-test"}
+    return CliRunner().invoke(cli, ["ai", "prices", *args], env={**base, **env})
+
+
+def test_cli_prices_shows_the_configured_model_the_overrides_and_where_each_comes_from():
+    from ai.prices import catalogue_version
+
+    catalogue = f"genai-prices {catalogue_version()}"
+    result = prices(
+        "--json",
+        LEADHOOK_AI_MODEL="gpt-4o-2024-05-13",
+        LEADHOOK_AI_PRICES_JSON='{"acme-1": {"input": 1, "output": 2}}',
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert (data["provider"], data["catalogue"]) == ("openai", catalogue)
+    assert data["prices"] == [
+        {
+            "model": "gpt-4o-2024-05-13",
+            "configured": True,
+            "priced": True,
+            "input_per_mtok": 5.0,
+            "cached_input_per_mtok": 5.0,
+            "output_per_mtok": 15.0,
+            "source": f"{catalogue} openai/gpt-4o-2024-05-13",
+        },
+        {
+            "model": "acme-1",
+            "configured": False,
+            "priced": True,
+            "input_per_mtok": 1.0,
+            "cached_input_per_mtok": 1.0,
+            "output_per_mtok": 2.0,
+            "source": "env",
+        },
+    ]
+    text = prices("local-llama").output.splitlines()
+    assert text[1].split() == ["MODEL", "INPUT", "CACHED_INPUT", "OUTPUT", "SOURCE"]
+    assert text[2].split()[:4] == ["local-llama", "-", "-", "-"]
+    assert "unpriced: calls are stored with cost_usd NULL" in text[2]
+    offline = prices(LEADHOOK_AI_PROVIDER="offline").output.splitlines()
+    assert offline[2].split() == ["offline", "(configured)", "0", "0", "0", "offline"]
+    bad = prices(LEADHOOK_AI_PRICES_JSON="{gpt")
+    assert bad.exit_code == 78  # a configuration error, as at every start
+    assert "LEADHOOK_AI_PRICES_JSON: JSON is malformed" in bad.output

@@ -16,6 +16,8 @@ from tests.conftest import open_file
 
 @pytest.fixture
 def run(db_path, monkeypatch):
+    """The CLI on ``db_path``, created with ``db migrate`` (the other commands never create
+    a database)."""
     monkeypatch.setenv("LEADHOOK_DB", str(db_path))
 
     def invoke(*args: str, ok: bool = True):
@@ -27,12 +29,18 @@ def run(db_path, monkeypatch):
     return invoke
 
 
+@pytest.fixture
+def migrated(run):
+    run("db", "migrate")
+    return run
+
+
 def test_db_migrate(run, db_path):
     assert "applied: m001_initial" in run("db", "migrate").output
     assert run("db", "migrate").output.strip() == "schema is up to date"
 
 
-def test_clients_add_json_prints_id_and_token(run, db_path):
+def test_clients_add_json_prints_id_and_token(run, migrated, db_path):
     out = json.loads(
         run("clients", "add", "--name", "Acme", "--ghl-location-id", "loc_1", "--json").output
     )
@@ -48,14 +56,14 @@ def test_clients_add_json_prints_id_and_token(run, db_path):
     assert out["token"] not in dump
 
 
-def test_clients_add_refuses_a_taken_workspace_id(run):
+def test_clients_add_refuses_a_taken_workspace_id(run, migrated):
     run("clients", "add", "--name", "A", "--ghl-location-id", "loc_1")
     result = run("clients", "add", "--name", "B", "--ghl-location-id", "loc_1", ok=False)
     assert result.exit_code != 0
     assert "already uses" in result.output
 
 
-def test_clients_list_never_shows_tokens(run):
+def test_clients_list_never_shows_tokens(run, migrated):
     token = json.loads(run("clients", "add", "--name", "Acme", "--json").output)["token"]
     listing = run("clients", "list").output
     assert "Acme" in listing and token not in listing
@@ -64,7 +72,7 @@ def test_clients_list_never_shows_tokens(run):
     assert token not in json.dumps(as_json)
 
 
-def test_rotate_token(run, db_path):
+def test_rotate_token(run, migrated, db_path):
     created = json.loads(run("clients", "add", "--name", "Acme", "--json").output)
     rotated = json.loads(run("clients", "rotate-token", str(created["id"]), "--json").output)
     assert rotated["token"] != created["token"]

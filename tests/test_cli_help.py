@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import cli
 
-GROUPS = {"serve", "db", "clients", "jobs", "ai"}
+GROUPS = {"serve", "db", "config", "clients", "jobs", "leads", "ai"}
 
 
 def walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
@@ -44,6 +44,7 @@ def test_the_tree_has_every_command():
         "jobs list",
         "jobs retry",
         "ai report",
+        "leads opt-in",
     }
 
 

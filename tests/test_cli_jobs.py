@@ -67,6 +67,8 @@ def test_stats_counts_by_type_and_status_and_the_oldest_due_job(run, seeded):
     }
     assert data["by_status"] == {"PENDING": 3, "RUNNING": 1, "SUCCEEDED": 1, "FAILED": 1}
     assert data["total"] == 6
+    assert data["attempts_by_type"][SMS] == {"failures": 3, "snoozes": 2}
+    assert data["attempts"] == {"failures": 3, "snoozes": 2}
     oldest = data["oldest_due"]
     assert (oldest["id"], oldest["type"]) == (seeded["due"][0], SMS)
     assert 299 <= oldest["age_seconds"] < 360
@@ -94,7 +96,8 @@ def test_list_filters_by_status_and_type_newest_first(run, seeded):
     assert len(pending_sms) == 3
     assert len(json.loads(run("list", "--limit", "2", "--json").output)) == 2
     text = run("list", "--status", "FAILED").output
-    assert "attempt 5/5" in text and "error=ValueError: broken second line" in text
+    assert "failures 3/5\tsnoozes 2" in text and "error=ValueError: broken second line" in text
+    assert [j["failures"] for j in failed] == [3]  # 5 attempts, 2 of them snoozes
     assert run("list", "--status", "RUNNING", "--type", SMS).output.strip() == "no jobs"
     assert run("list", "--status", "DONE", ok=False).exit_code == 2
 
@@ -143,7 +146,9 @@ def test_jobs_help_has_examples(run):
 
 def test_stats_table_lines_up_the_counts_under_the_status_names(run, database):
     assert run("stats").output.splitlines() == [
-        "TYPE     PENDING    RUNNING  SUCCEEDED     FAILED",
-        "total          0          0          0          0",
+        "TYPE     PENDING    RUNNING  SUCCEEDED     FAILED   FAILURES    SNOOZES",
+        "total          0          0          0          0          0          0",
+        "FAILURES: attempts that failed (they count toward max_attempts); "
+        "SNOOZES: attempts put off by a rate limit or a shutdown (not failures)",
         "no job is due",
     ]

@@ -23,7 +23,7 @@ class FakeStore:
 def fake_store(monkeypatch, db_path) -> FakeStore:
     store = FakeStore()
     monkeypatch.setenv("LEADHOOK_DB", str(db_path))
-    monkeypatch.setattr(db, "open_store", lambda path: store)
+    monkeypatch.setattr(db, "open_store", lambda path, **options: store)
     return store
 
 
@@ -41,9 +41,22 @@ def test_a_db_error_becomes_a_click_error_with_its_message(fake_store):
     assert fake_store.closed
 
 
-def test_call_runs_one_operation_and_closes(db_path, monkeypatch):
+def test_call_runs_one_operation_and_closes(store, db_path, monkeypatch):
     monkeypatch.setenv("LEADHOOK_DB", str(db_path))
     assert _output.call("list_clients") == []
+
+
+def test_a_missing_database_is_refused_not_created(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LEADHOOK_DB", "data/typo.db")
+    with pytest.raises(click.ClickException) as caught, _output.open_store():
+        pass
+    message = caught.value.message
+    assert message.startswith(f"no database at {tmp_path / 'data' / 'typo.db'} ")
+    assert "LEADHOOK_DB=data/typo.db" in message and str(tmp_path) in message
+    assert "`leadhook db migrate`" in message
+    assert "\n" not in message
+    assert not (tmp_path / "data").exists()
 
 
 def test_emit_prints_json_or_text(capsys):

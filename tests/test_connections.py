@@ -222,14 +222,14 @@ def test_when_every_connection_is_being_answered_new_ones_wait_their_turn(serve)
     guard = live.server.guard
     gate = threading.Event()
     store = live.app.state.store
-    original = store.ready
+    original = store.readiness  # what /readyz awaits
 
-    async def slow_ready():
+    async def slow_readiness():
         while not gate.is_set():
             await asyncio.sleep(0.01)
         return await original()
 
-    store.ready = slow_ready
+    store.readiness = slow_readiness
     try:
         with connect(live.port) as busy:
             busy.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")  # held in the app
@@ -250,7 +250,7 @@ def test_when_every_connection_is_being_answered_new_ones_wait_their_turn(serve)
                 assert waiting.recv(65536).startswith(b"HTTP/1.1 200")
                 assert guard.tally.total["evicted"] == 1
     finally:
-        store.ready = original
+        store.readiness = original
         gate.set()
 
 

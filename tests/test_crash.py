@@ -49,6 +49,7 @@ def start_server(db_path: Path) -> tuple[subprocess.Popen, str]:
 
 def test_sigkill_loses_no_acknowledged_delivery(tmp_path):
     db_path = tmp_path / "crash.db"
+    leadhook(db_path, "db", "migrate")  # only serve and db migrate create a database
     created = json.loads(
         leadhook(
             db_path,

@@ -60,10 +60,11 @@ async def test_a_draft_is_made_at_most_once_per_message_and_channel(
     assert first["draft_created"] is True
     assert second["draft_created"] is False and second["draft_id"] == first["draft_id"]
     assert len(drafts(database)) == 1
+    assert second["sentiment_reused"] is True
     features = [r["feature_id"] for r in await rows(openai_client, database)]
-    # the second run re-classifies but never pays for a second draft
-    assert features == ["sentiment.classify", "draft.generate.sms", "sentiment.classify"]
-    assert len(fake_openai.requests) == 3
+    # the second run reuses the message's classification and never pays for a second draft
+    assert features == ["sentiment.classify", "draft.generate.sms"]
+    assert len(fake_openai.requests) == 2
 
 
 def test_insert_draft_does_nothing_on_conflict(store, seed_inbound):
@@ -81,24 +82,23 @@ async def test_a_rate_limited_draft_is_retried_and_made_once(
     message, lead = seed_inbound("Could you send me more info?")
     fake_openai.push_json({"tag": "Information Requested"})
     fake_openai.push_error(429, headers={"Retry-After": "2"})
-    with pytest.raises(ai.AIRetryableError) as caught:
+    with pytest.raises(ai.AIRateLimited) as caught:
         await run_inbound(openai_client, store, database, message, lead, attempt=1)
     assert caught.value.retry_after == 2.0
     assert lead_row(database, lead["id"])["status"] == "qualified"
     assert drafts(database) == []
 
-    fake_openai.push_json({"tag": "Information Requested"})
     fake_openai.push_json({"body": "Hi Dana, I'll send the details today."})
     result = await run_inbound(openai_client, store, database, message, lead, attempt=2)
     assert result["draft_created"] is True
+    assert (result["sentiment_tag"], result["sentiment_reused"]) == ("Information Requested", True)
     found = [
         (r["feature_id"], r["status"], r["job_attempt"])
         for r in await rows(openai_client, database)
     ]
-    assert found == [
+    assert found == [  # the retry does not classify again: the first attempt's tag is kept
         ("sentiment.classify", "success", 1),
         ("draft.generate.sms", "error", 1),
-        ("sentiment.classify", "success", 2),
         ("draft.generate.sms", "success", 2),
     ]
     assert len(drafts(database)) == 1

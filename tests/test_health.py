@@ -14,7 +14,10 @@ def test_healthz(http):
 def test_readyz_reports_database_and_scheduler(http):
     response = http.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "scheduler": "ok"}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "disk": "ok", "writer": "ok", "scheduler": "ok"},
+    }
 
 
 def test_readyz_is_503_when_the_database_is_not_writable(serve, workspace, db_path):

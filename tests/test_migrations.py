@@ -85,13 +85,18 @@ def insert_message(database, client_id, lead_id, **extra):
     "column",
     ["ghl_id", "email_reply_id", "unipile_message_id", "webhook_dedupe_key", "scheduled_email_id"],
 )
-def test_every_dedupe_column_is_unique_and_nullable(seeded, column):
+def test_every_dedupe_column_is_unique_per_client_and_nullable(seeded, column):
     database, client_id, lead_id = seeded
     insert_message(database, client_id, lead_id)  # all dedupe columns NULL
     insert_message(database, client_id, lead_id)  # NULLs never collide
     insert_message(database, client_id, lead_id, **{column: "k1"})
     with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
         insert_message(database, client_id, lead_id, **{column: "k1"})
+    other, _ = ops.create_client(database, "B", NOW, {})
+    other_lead = find_or_create_lead(
+        database, other.id, db.LeadFields(ghl_contact_id="c1"), now=NOW
+    )
+    insert_message(database, other.id, other_lead, **{column: "k1"})  # another client's own
 
 
 @pytest.mark.parametrize(
@@ -179,6 +184,9 @@ def test_jobs_are_indexed_by_status_and_run_at(database):
         ("leads", "sentiment_tag", db.vocab.SENTIMENT_TAGS),
         ("background_jobs", "status", db.vocab.JOB_STATUSES),
         ("ai_drafts", "status", db.vocab.DRAFT_STATUSES),
+        ("message_sentiments", "sentiment_tag", db.vocab.SENTIMENT_TAGS),
+        ("message_sentiments", "classified_by", db.vocab.CLASSIFIED_BY),
+        ("pruned_jobs", "status", db.vocab.FINISHED_JOB_STATUSES),
     ],
 )
 def test_the_schema_accepts_exactly_the_live_vocabulary(database, table, column, live):
@@ -189,3 +197,91 @@ def test_the_schema_accepts_exactly_the_live_vocabulary(database, table, column,
     definition = next(line for line in sql.splitlines() if line.strip().startswith(column + " "))
     allowed = definition[definition.index(" IN (") + 5 : definition.rindex(")")].rstrip(")")
     assert tuple(v.strip().strip("'") for v in allowed.split(",")) == live
+
+
+def test_a_file_of_the_previous_schema_gets_the_lead_state_and_keeps_its_rows(db_path):
+    database = connect(db_path)
+    migrations.apply(database, stop_before="m004_lead_state")
+    client, _ = ops.create_client(database, "Old", NOW, {"ghl_location_id": "loc"})
+    for contact, status in (("c1", "blacklisted"), ("c2", "qualified")):
+        database.execute(
+            "INSERT INTO leads (client_id, ghl_contact_id, status, sentiment_tag, created_at,"
+            " updated_at) VALUES (?, ?, ?, 'Interested', ?, ?)",
+            (client.id, contact, status, NOW, "2026-01-19T08:00:00.000Z"),
+        )
+    insert_message(database, client.id, 1, ghl_id="g1")
+    database.close()
+
+    reopened = connect(db_path)
+    assert migrate(reopened)[0] == "m004_lead_state"  # and the migrations after it
+    leads = list(reopened.query("SELECT * FROM leads ORDER BY id"))
+    assert [(r["status"], r["sentiment_tag"], r["opted_out_at"]) for r in leads] == [
+        ("blacklisted", "Blacklist", "2026-01-19T08:00:00.000Z"),
+        ("qualified", "Interested", None),
+    ]
+    [message] = reopened.query("SELECT * FROM messages")
+    assert (message["ghl_id"], message["provider_sent_at"]) == ("g1", None)
+    assert reopened.execute("SELECT COUNT(*) FROM pruned_jobs").fetchone()[0] == 0
+
+
+# -- m005_per_client_dedupe: a file made by the previous schema -------------------------------
+
+DEDUPE = (
+    "ghl_id",
+    "email_reply_id",
+    "unipile_message_id",
+    "webhook_dedupe_key",
+    "scheduled_email_id",
+)
+
+
+def message_indexes(database) -> dict[str, str]:
+    return {
+        name: sql
+        for name, sql in database.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'"
+            " AND sql IS NOT NULL"
+        )
+    }
+
+
+def test_per_client_dedupe_migrates_a_file_of_the_previous_schema(db_path):
+    database = connect(db_path)
+    migrations.apply(database, stop_before="m005_per_client_dedupe")
+    assert "messages_email_reply_id" in message_indexes(database)
+    a, _ = ops.create_client(database, "A", NOW, {"ghl_location_id": "loc_a"})
+    b, _ = ops.create_client(database, "B", NOW, {"ghl_location_id": "loc_b"})
+    lead_a = find_or_create_lead(database, a.id, db.LeadFields(ghl_contact_id="c"), now=NOW)
+    lead_b = find_or_create_lead(database, b.id, db.LeadFields(ghl_contact_id="c"), now=NOW)
+    for n, column in enumerate(DEDUPE):
+        insert_message(database, a.id, lead_a, **{column: f"a-{n}"})
+        insert_message(database, b.id, lead_b, **{column: f"b-{n}"})
+    insert_message(database, a.id, lead_a)  # no dedupe value at all
+    before = database.execute("SELECT * FROM messages ORDER BY id").fetchall()
+    database.close()
+
+    reopened = connect(db_path)
+    assert "m005_per_client_dedupe" in migrate(reopened)
+
+    assert reopened.execute("SELECT * FROM messages ORDER BY id").fetchall() == before
+    indexes = message_indexes(reopened)
+    for column in DEDUPE:
+        assert f"messages_{column}" not in indexes  # the global unique index is gone
+        sql = indexes[f"messages_client_{column}"]
+        assert sql.startswith("CREATE UNIQUE INDEX")
+        assert f"(client_id, {column}) WHERE {column} IS NOT NULL" in sql
+    # Enforced per client: B may now store A's id, A may not store it twice.
+    insert_message(reopened, b.id, lead_b, email_reply_id="a-1")
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        insert_message(reopened, a.id, lead_a, email_reply_id="a-1")
+    assert reopened.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_dedupe_lookups_use_the_per_client_indexes(seeded):
+    database, client_id, _ = seeded
+    for column in DEDUPE:
+        plan = database.execute(
+            f"EXPLAIN QUERY PLAN SELECT id FROM messages WHERE client_id = ? AND {column} = ?",
+            (client_id, "k"),
+        ).fetchall()
+        assert any(f"messages_client_{column}" in row[-1] for row in plan), plan

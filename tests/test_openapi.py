@@ -25,11 +25,11 @@ from tests.conftest import load_payload
 
 CRON_SECRET, ADMIN_TOKEN = "cron-secret", "admin-token"
 STATUSES = {
-    "/api/webhooks/ghl/sms": {"200", "400", "401", "403", "408", "409", "413", "429"},
-    "/api/webhooks/email": {"200", "400", "401", "403", "408", "409", "413", "429"},
-    "/api/webhooks/linkedin": {"200", "400", "401", "403", "408", "409", "413", "429"},
-    "/api/webhooks/smartlead": {"200", "400", "401", "408", "409", "413", "429"},
-    "/api/webhooks/instantly": {"200", "400", "401", "408", "409", "413", "429"},
+    "/api/webhooks/ghl/sms": {"200", "400", "401", "403", "408", "413", "429"},
+    "/api/webhooks/email": {"200", "400", "401", "403", "408", "413", "429"},
+    "/api/webhooks/linkedin": {"200", "400", "401", "403", "408", "413", "429"},
+    "/api/webhooks/smartlead": {"200", "400", "401", "408", "413", "429"},
+    "/api/webhooks/instantly": {"200", "400", "401", "408", "413", "429"},
     "/api/cron/background-jobs": {"200", "400", "401", "503"},
     "/api/telemetry/ai": {"200", "400", "401"},
     "/healthz": {"200"},

@@ -15,7 +15,7 @@ from functools import partial
 import pytest
 
 import db
-from ai import AIRetryableError
+from ai import AIRateLimited, AIRetryableError
 from config import Settings
 from scheduler import JobRegistry, RetryJobAt, Runner
 from scheduler._lifespan import scheduled_runner
@@ -139,25 +139,26 @@ async def test_a_failure_is_retried_with_exponential_backoff_and_jitter(
     result = await runner.run_pass()
     row = job(database, job_id)
     assert (row["status"], row["attempts"], row["last_error"]) == ("PENDING", 1, "ValueError: boom")
-    assert row["run_at"] == clock.iso(2 + 0.25)  # 2^1 s + jitter 0.25 s
+    # 2^1 s, less the jitter: rng 0.25 takes 0.25 of a quarter (6.25 %) of the delay off
+    assert row["run_at"] == clock.iso(2 * 0.9375)
     assert row["locked_by"] is None
     assert (result.retried, result.failed, result.succeeded) == (1, 0, 0)
 
     assert (await runner.run_pass()).processed == 0  # not due yet: nothing is claimed
-    clock.advance(2.25)
+    clock.advance(2)
     await runner.run_pass()
-    assert job(database, job_id)["run_at"] == clock.iso(4 + 0.25)  # 2^2 s + jitter
-    clock.advance(4.25)
+    assert job(database, job_id)["run_at"] == clock.iso(4 * 0.9375)  # 2^2 s less the jitter
+    clock.advance(4)
     await runner.run_pass()
-    assert job(database, job_id)["run_at"] == clock.iso(8 + 0.25)
+    assert job(database, job_id)["run_at"] == clock.iso(8 * 0.9375)
 
 
 def test_backoff_is_capped_at_fifteen_minutes():
     assert backoff_seconds(1, 0.0) == 2
-    assert backoff_seconds(4, 0.5) == 16.5
+    assert backoff_seconds(4, 0.5) == 16 * 0.875
     assert backoff_seconds(9, 0.0) == 512
     assert backoff_seconds(10, 0.0) == 900  # 1024 s capped
-    assert backoff_seconds(500, 0.9) == 900
+    assert backoff_seconds(500, 0.9) == 900 * (1 - 0.9 / 4)
 
 
 async def test_the_last_allowed_failure_makes_the_job_failed(
@@ -258,31 +259,31 @@ async def test_a_real_failure_after_retry_requests_still_gets_its_attempts(
     clock.advance(30)
     await runner.run_pass()  # attempt 2, failure 1 of 2: retried with 2^1 s backoff
     row = job(database, job_id)
-    assert (row["status"], row["attempts"], row["run_at"]) == ("PENDING", 2, clock.iso(2.25))
+    assert (row["status"], row["attempts"], row["run_at"]) == ("PENDING", 2, clock.iso(1.875))
     clock.advance(60)
     await runner.run_pass()  # attempt 3, failure 2 of 2
     assert job(database, job_id)["status"] == "FAILED"
 
 
-async def test_ai_retryable_error_with_retry_after_is_a_retry_at(
+async def test_ai_rate_limit_is_a_retry_at_its_retry_after(
     database, client_id, make_runner, handler, clock
 ):
-    handler(FLAKY, failing(AIRetryableError("429 Too Many Requests", retry_after=30)))
+    handler(FLAKY, failing(AIRateLimited("HTTP 429: Too Many Requests", retry_after=30)))
     [job_id] = insert_jobs(database, client_id, job_type=FLAKY)
     await make_runner().run_pass()
     row = job(database, job_id)
     assert (row["status"], row["snoozes"], row["run_at"]) == ("PENDING", 1, clock.iso(30))
-    assert row["last_error"] == "429 Too Many Requests"
+    assert row["last_error"] == "rate limited: AIRateLimited: HTTP 429: Too Many Requests"
 
 
-async def test_ai_retryable_error_without_retry_after_is_an_ordinary_failure(
+async def test_ai_retryable_error_is_an_ordinary_failure(
     database, client_id, make_runner, handler, clock
 ):
     handler(FLAKY, failing(AIRetryableError("503 Service Unavailable")))
     [job_id] = insert_jobs(database, client_id, job_type=FLAKY)
     await make_runner().run_pass()
     row = job(database, job_id)
-    assert (row["status"], row["snoozes"], row["run_at"]) == ("PENDING", 0, clock.iso(2.25))
+    assert (row["status"], row["snoozes"], row["run_at"]) == ("PENDING", 0, clock.iso(1.875))
     assert row["last_error"] == "AIRetryableError: 503 Service Unavailable"
 
 

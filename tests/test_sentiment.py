@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import ai
-from db.vocab import LEAD_STATUSES, SENTIMENT_TAGS
+from db.vocab import LEAD_STATUSES, SENTIMENT_TAGS, is_sms_opt_out
 from postprocess import sentiment
 from postprocess.drafts import DRAFT_TAGS
 from postprocess.sentiment import classify_offline, fast_path_sentiment
@@ -129,7 +129,9 @@ def test_fast_paths_leave_ordinary_replies_to_the_model():
 async def test_fast_paths_set_the_tag_without_ai(
     openai_client, store, database, fake_openai, seed_inbound, body, subject, tag
 ):
-    channel = "email" if subject else "sms"
+    # An SMS carrier keyword ("STOP") opts out when it is stored, before any job: as an
+    # email it is left to the fast path.
+    channel = "email" if subject or is_sms_opt_out(body) else "sms"
     message, lead = seed_inbound(body, channel=channel, subject=subject)
     result = await run_inbound(openai_client, store, database, message, lead)
     assert (result["sentiment_tag"], result["classified_by"]) == (tag, "rule")

@@ -14,7 +14,7 @@ import pytest
 
 import db
 from db.sqlite import ops
-from db.sqlite._writer import Writer, _Watchdog
+from db.sqlite._writer import Writer
 from tests.conftest import all_counts, load_payload
 
 
@@ -183,8 +183,7 @@ def test_webhook_answers_429_when_the_disk_is_full(serve, workspace, database):
 
 
 @pytest.mark.anyio
-async def test_a_wedged_writer_does_not_hang_the_caller(writer, monkeypatch):
-    monkeypatch.setattr(_Watchdog, "GRACE_SECONDS", 0.1)
+async def test_a_wedged_writer_does_not_hang_the_caller(writer):
     release = threading.Event()
     blocker = writer.submit(lambda database: release.wait(10))  # the writer is stuck here
     started = time.monotonic()
@@ -195,3 +194,76 @@ async def test_a_wedged_writer_does_not_hang_the_caller(writer, monkeypatch):
         release.set()
     assert time.monotonic() - started < 3
     blocker.result(timeout=10)
+
+
+# -- the bound of a 429: the busy timeout never stacks on the write timeout ------------------
+
+
+def staggered_posts(url: str, workspace, n: int, gap: float) -> list[tuple[int, float]]:
+    """``n`` deliveries, one every ``gap`` seconds, each on its own thread and connection:
+    ``(status, seconds until answered)`` of each."""
+    results: list[tuple[int, float]] = [(0, 0.0)] * n
+
+    def one(i: int) -> None:
+        data = load_payload("ghl_sms_workflow.json")
+        data["contact_id"] = f"contact-{i}"
+        started = time.monotonic()
+        response = httpx.post(
+            f"{url}/api/webhooks/ghl/sms", json=data, headers=workspace.auth, timeout=60
+        )
+        results[i] = (response.status_code, time.monotonic() - started)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+        time.sleep(gap)
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+@pytest.mark.parametrize(
+    "write_timeout",
+    [pytest.param(2.0, id="2s"), pytest.param(8.0, id="8s-the-readme", marks=pytest.mark.slow)],
+)
+def test_a_locked_database_is_answered_429_within_the_write_timeout(
+    serve, workspace, db_path, write_timeout
+):
+    """Before: each batch waited the whole busy timeout (5 s) for the lock, and requests
+    queued behind it waited for the next batch's 5 s: up to 13 s for an 8 s timeout."""
+    live = serve(scheduler_enabled=False, busy_timeout_ms=5000, write_timeout_seconds=write_timeout)
+    locker = sqlite3.connect(db_path, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    try:
+        results = staggered_posts(live.url, workspace, n=8, gap=write_timeout / 8)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert [status for status, _ in results] == [429] * 8
+    assert max(seconds for _, seconds in results) < write_timeout
+    assert min(seconds for _, seconds in results) > write_timeout / 2  # it did wait
+
+
+def test_a_write_waits_for_the_lock_no_longer_than_its_timeout(writer, db_path, database):
+    slow = Writer(db_path, busy_timeout_ms=10_000)
+    locker = sqlite3.connect(db_path, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        with pytest.raises(db.DatabaseUnavailable, match="another process holds the write lock"):
+            slow.write_sync(insert_client, "late", timeout=1.0)
+        elapsed = time.monotonic() - started
+        # A unit without a timeout waits the busy timeout; one queued after it is not stuck
+        # behind that wait: it is answered at its own deadline.
+        patient = slow.submit(insert_client, "patient")
+        started = time.monotonic()
+        with pytest.raises(db.DatabaseUnavailable):
+            slow.write_sync(insert_client, "hurried", timeout=0.8)
+        hurried = time.monotonic() - started
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert 0.5 < elapsed < 1.0
+    assert hurried < 0.8
+    assert patient.result(timeout=15) == 1  # the lock went before its 10 s were up
+    slow.close()

@@ -226,20 +226,28 @@ def test_unsubscribe_of_an_unknown_lead_creates_it_blacklisted(http, workspace, 
     )
 
 
-def test_reply_id_stored_for_another_client_is_refused(http, make_workspace, workspace, database):
+def test_a_reply_id_another_workspace_stored_is_this_workspaces_own_message(
+    http, make_workspace, workspace, database
+):
+    """Reply ids are unique per workspace: B's stored id neither blocks A nor tells A it
+    exists (DESIGN: dedupe columns UNIQUE per client)."""
     other = make_workspace(email_workspace_id="777")
-    mine = http.post(PATH, json=reply_payload(), headers=workspace.auth).json()
-    before = all_counts(database)
-    payload = reply_payload()
-    payload["event"]["workspace_id"] = 777
+    theirs = reply_payload()
+    theirs["event"]["workspace_id"] = 777
+    first = http.post(PATH, json=theirs, headers=other.auth).json()
 
-    response = http.post(PATH, json=payload, headers=other.auth)
+    mine = http.post(PATH, json=reply_payload(), headers=workspace.auth)
 
-    assert response.status_code == 409
-    assert response.json()["success"] is False
-    assert all_counts(database) == before
-    [job] = rows(database, "SELECT client_id, message_id FROM background_jobs")
-    assert job == {"client_id": workspace.id, "message_id": mine["messageId"]}
+    assert mine.status_code == 200
+    assert mine.json()["deduped"] is False
+    assert mine.json()["messageId"] != first["messageId"]
+    jobs = rows(database, "SELECT client_id, message_id FROM background_jobs ORDER BY id")
+    assert jobs == [
+        {"client_id": other.id, "message_id": first["messageId"]},
+        {"client_id": workspace.id, "message_id": mine.json()["messageId"]},
+    ]
+    again = http.post(PATH, json=reply_payload(), headers=workspace.auth).json()
+    assert (again["deduped"], again["messageId"]) == (True, mine.json()["messageId"])
 
 
 def test_the_route_runs_inside_its_telemetry_source(http, workspace, monkeypatch):

@@ -152,15 +152,18 @@ def test_lead_matched_by_linkedin_id_else_normalised_url(http, workspace, databa
     assert all_counts(database)["leads"] == 2
 
 
-def test_message_id_stored_for_another_client_is_refused(http, make_workspace, workspace, database):
+def test_a_message_id_another_workspace_stored_is_this_workspaces_own_message(
+    http, make_workspace, workspace, database
+):
     other = make_workspace(unipile_account_id="acc-other")
-    http.post(PATH, json=message_payload(), headers=workspace.auth)
-    before = all_counts(database)
+    theirs = http.post(PATH, json=message_payload(account_id="acc-other"), headers=other.auth)
 
-    response = http.post(PATH, json=message_payload(account_id="acc-other"), headers=other.auth)
+    mine = http.post(PATH, json=message_payload(), headers=workspace.auth)
 
-    assert response.status_code == 409
-    assert all_counts(database) == before
+    assert mine.status_code == 200
+    assert mine.json()["deduped"] is False
+    assert mine.json()["messageId"] != theirs.json()["messageId"]
+    assert all_counts(database)["messages"] == 2
 
 
 def test_answers_well_within_unipiles_30_seconds_when_the_database_is_locked(

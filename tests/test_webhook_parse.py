@@ -164,12 +164,14 @@ def test_email_reply_is_inbound_keyed_by_reply_id():
             direction="inbound",
             body="Sounds good, send me some times for Thursday",
             subject="Re: quick question",
-            sent_at="2026-01-18T16:13:10.000Z",
+            # 6 hours after the receipt: more than 5 minutes ahead, so not trusted.
+            sent_at=NOW_ISO,
             received_at=NOW_ISO,
             source="emailbison",
             dedupe_column="email_reply_id",
             dedupe_value="999",
             job_type="EMAIL_INBOUND_POST_PROCESS",
+            provider_sent_at="2026-01-18T16:13:10.000Z",
         ),
         LeadFields(email="lead@example.com", first_name="Alex", last_name="Lee"),
     )
@@ -233,12 +235,13 @@ def test_linkedin_message_from_the_lead_is_inbound():
             channel="linkedin",
             direction="inbound",
             body="Thanks for reaching out, happy to chat next week.",
-            sent_at="2026-01-18T13:49:07.965Z",
+            sent_at=NOW_ISO,  # the sample's timestamp is hours after the receipt
             received_at=NOW_ISO,
             source="unipile",
             dedupe_column="unipile_message_id",
             dedupe_value="ykmhfXlRW0W_cqReJYrfBw",
             job_type="LINKEDIN_INBOUND_POST_PROCESS",
+            provider_sent_at="2026-01-18T13:49:07.965Z",
         ),
         KIM,
     )

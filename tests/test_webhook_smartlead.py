@@ -114,17 +114,22 @@ def test_other_event_types_are_ignored(event_type, http, workspace, database):
 def test_reply_without_message_id_uses_a_handle_of_stable_fields(http, workspace, database):
     payload = with_secret("smartlead_email_reply_legacy.json", workspace.token)
     first = http.post(PATH, json=payload).json()
-    # A retry whose times moved (SmartLead recomputes them) is the same reply.
-    retry = {**payload, "event_timestamp": 1768730999, "time_replied": "2026-01-18T10:09:59Z"}
+    # A retry sent later (a new event_timestamp) is the same reply: the reply's own time
+    # and body are what the handle is made of.
+    retry = {**payload, "event_timestamp": 1768730999}
 
     second = http.post(PATH, json=retry).json()
 
     assert (first["deduped"], second["deduped"]) == (False, True)
     [message] = rows(database, "SELECT * FROM messages")
-    digest = hashlib.sha256(b"1001|abc-stats|lead@example.com").hexdigest()[:32]
+    body_hash = hashlib.sha256(b"Interested, call me").hexdigest()
+    joined = f"1001|abc-stats|lead@example.com|2026-01-18T10:00:00+00:00|{body_hash}"
+    digest = hashlib.sha256(joined.encode()).hexdigest()[:32]
     assert message["email_reply_id"] == "smartlead:" + digest
     assert message["body"] == "Interested, call me"  # the deprecated preview_text
-    assert message["sent_at"] == "2026-01-18T10:00:00.000Z"
+    # time_replied is 4.5 hours after the receipt: not trusted, kept raw.
+    assert message["sent_at"] == NOW_ISO
+    assert message["provider_sent_at"] == "2026-01-18T10:00:00+00:00"
 
 
 def test_deprecated_top_level_message_id_and_body_fallbacks(http, workspace, database):
@@ -136,7 +141,8 @@ def test_deprecated_top_level_message_id_and_body_fallbacks(http, workspace, dat
     message = rows(database, "SELECT * FROM messages WHERE id = ?", (body["messageId"],))[0]
     assert message["email_reply_id"] == "smartlead:<m1@mail>"
     assert message["body"] == "Interested, call me"  # reply_body, HTML stripped
-    assert message["sent_at"] == "2026-01-18T10:00:00.000Z"  # epoch seconds event_timestamp
+    # The epoch seconds event_timestamp (10:00) is hours after the receipt: kept raw.
+    assert (message["sent_at"], message["provider_sent_at"]) == (NOW_ISO, "1768730400")
 
 
 def test_email_sent_is_outbound_without_a_job(http, workspace, database):

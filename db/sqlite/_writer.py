@@ -13,6 +13,15 @@ before it commits, and must touch nothing but the database.
 ``db.batch_memo`` is a dict that lives for one transaction, for facts a unit may reuse within
 it (the write lock is held, so they cannot change): the ingest operation checks a token once
 per batch with it.
+
+Time bounds. A write given ``timeout`` seconds is answered within them: the writer starts it
+no later than ``timeout - allowance`` (a quarter of it, at most a second, is left for its
+commit), waits for another process's write lock only until the earliest such deadline of the
+units waiting (never ``busy_timeout`` on top of it), and a watchdog on the caller's loop
+answers by ``timeout`` even if the writer is wedged. Units without a timeout (``submit``) wait
+for the lock at most ``busy_timeout_ms``. :attr:`Writer.health` counts writes that failed for
+want of the database (locked, full, I/O) since the last one that committed: readiness reports
+a writer that keeps failing.
 """
 
 from __future__ import annotations
@@ -28,96 +37,27 @@ import time
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
 from db.errors import DatabaseUnavailable
-from db.sqlite._connection import connect, is_unavailable
+from db.sqlite._connection import connect, is_busy, is_unavailable
+from db.sqlite._health import WriterHealth
+from db.sqlite._units import (
+    LOCK_POLL_SECONDS,
+    Unit,
+    Watchdog,
+    budget,
+    deliver,
+    is_refusal,
+)
 
 log = logging.getLogger("leadhook.db")
 
 T = TypeVar("T")
 MAX_BATCH = 512
-
-
-@dataclass
-class _Unit:
-    fn: Callable[..., Any]
-    args: tuple
-    # A concurrent.futures.Future (threads), or an asyncio future of ``loop`` (coroutines).
-    future: Any
-    context: contextvars.Context
-    deadline: float | None = None
-    loop: asyncio.AbstractEventLoop | None = None
-
-    def start(self) -> bool:
-        """False if the caller gave up before the unit ran (it is then skipped)."""
-        if self.loop is None:
-            return self.future.set_running_or_notify_cancel()
-        return not self.future.done()
-
-
-def _settle(outcomes: list[tuple[Any, Any, BaseException | None]]) -> None:
-    """Resolve asyncio futures (on their loop's thread)."""
-    for future, result, exc in outcomes:
-        if future.done():
-            continue
-        if exc is None:
-            future.set_result(result)
-        else:
-            future.set_exception(exc)
-
-
-def _deliver(outcomes: list[tuple[_Unit, Any, BaseException | None]]) -> None:
-    """Hand results to the callers: one wake-up per event loop for the whole batch."""
-    by_loop: dict[asyncio.AbstractEventLoop, list] = {}
-    for unit, result, exc in outcomes:
-        if unit.loop is not None:
-            by_loop.setdefault(unit.loop, []).append((unit.future, result, exc))
-        elif not unit.future.done():
-            if exc is None:
-                unit.future.set_result(result)
-            else:
-                unit.future.set_exception(exc)
-    for loop, items in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
-            loop.call_soon_threadsafe(_settle, items)
-
-
-class _Watchdog:
-    """Fails the waiting writes of one event loop that outlive their deadline by far.
-
-    The writer enforces deadlines itself; this only guards against a wedged writer (a disk
-    that never answers), with one timer per loop and second instead of one per request.
-    """
-
-    GRACE_SECONDS = 5.0
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.waiting: dict[asyncio.Future, float] = {}
-        self.armed = False
-
-    def watch(self, future: asyncio.Future, deadline: float) -> None:
-        self.waiting[future] = deadline + self.GRACE_SECONDS
-        if not self.armed:
-            self.armed = True
-            self.loop.call_later(1.0, self.sweep)
-
-    def sweep(self) -> None:
-        now = time.monotonic()
-        for future, limit in list(self.waiting.items()):
-            if future.done():
-                del self.waiting[future]
-            elif now > limit:
-                del self.waiting[future]
-                future.set_exception(DatabaseUnavailable("the write was not committed in time"))
-        self.armed = bool(self.waiting)
-        if self.armed:
-            self.loop.call_later(1.0, self.sweep)
 
 
 class Writer:
@@ -129,13 +69,16 @@ class Writer:
         self.path = str(path)
         self.max_batch = max(1, max_batch)
         self.busy_timeout_ms = busy_timeout_ms
-        self._queue: queue.SimpleQueue[_Unit | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Unit | None] = queue.SimpleQueue()
         self._local = threading.local()
         self._readers: list[Database] = []
         self._readers_lock = threading.Lock()
         self._writer_db = connect(self.path, busy_timeout_ms=busy_timeout_ms)
         self._thread = threading.Thread(target=self._run, name="leadhook-writer", daemon=True)
         self._closed = False
+        self._stopping = False
+        self._busy_ms = busy_timeout_ms  # the write connection's busy timeout now
+        self.health = WriterHealth()
         self._watchdogs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         # Counters for benchmarks and operators: committed batches and units, and the seconds
         # the writer spent in batches and in COMMIT (the fsync).
@@ -152,8 +95,8 @@ class Writer:
         if self._closed:
             raise DatabaseUnavailable("the store is closed")
         future: Future = Future()
-        deadline = time.monotonic() + timeout if timeout is not None else None
-        self._queue.put(_Unit(fn, args, future, contextvars.copy_context(), deadline))
+        start_by, _ = budget(timeout)
+        self._queue.put(Unit(fn, args, future, contextvars.copy_context(), start_by))
         return future
 
     def write_sync(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
@@ -169,19 +112,20 @@ class Writer:
         """Run ``fn(db, *args)`` on the writer and wait for the commit that contains it.
 
         Raises :class:`DatabaseUnavailable` when it is not committed within ``timeout``
-        seconds; a unit that times out while still queued is dropped, never run.
+        seconds (see the module docstring); a unit that times out while still queued is
+        dropped, never run.
         """
         if self._closed:
             raise DatabaseUnavailable("the store is closed")
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        deadline = time.monotonic() + timeout if timeout is not None else None
-        self._queue.put(_Unit(fn, args, future, contextvars.copy_context(), deadline, loop))
-        if deadline is not None:
+        start_by, answer_by = budget(timeout)
+        self._queue.put(Unit(fn, args, future, contextvars.copy_context(), start_by, loop))
+        if answer_by is not None:
             watchdog = self._watchdogs.get(loop)
             if watchdog is None:
-                watchdog = self._watchdogs[loop] = _Watchdog(loop)
-            watchdog.watch(future, deadline)
+                watchdog = self._watchdogs[loop] = Watchdog(loop)
+            watchdog.watch(future, answer_by)
         return await future
 
     # -- reads ------------------------------------------------------------------------------
@@ -222,60 +166,104 @@ class Writer:
     # -- the writer thread ------------------------------------------------------------------
 
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
+        while not self._stopping:
             unit = self._queue.get()
             if unit is None:
                 break
-            batch = [unit]
-            while len(batch) < self.max_batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stopping = True
-                    break
-                batch.append(nxt)
+            batch = [unit, *self._more(1)]
             try:
                 self._run_batch(batch)
             except BaseException:  # never let the writer thread die
                 log.exception("writer batch failed")
                 self._fail(batch, DatabaseUnavailable("internal writer error"))
 
-    def _run_batch(self, batch: list[_Unit]) -> None:
-        now = started = time.monotonic()
-        live: list[_Unit] = []
-        late: list[_Unit] = []
-        for unit in batch:
+    def _more(self, have: int) -> list[Unit]:
+        """The units queued now, up to a batch of ``max_batch`` (notes a stop request)."""
+        more: list[Unit] = []
+        while not self._stopping and have + len(more) < self.max_batch:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None:
+                self._stopping = True
+            else:
+                more.append(nxt)
+        return more
+
+    def _admit(self, units: list[Unit]) -> list[Unit]:
+        """The units still wanted: a caller who gave up is skipped, one past its deadline
+        answered."""
+        now = time.monotonic()
+        live: list[Unit] = []
+        late: list[Unit] = []
+        for unit in units:
             if not unit.start():
                 continue
             (late if unit.deadline is not None and now > unit.deadline else live).append(unit)
         self._fail(late, DatabaseUnavailable("timed out waiting for the writer"))
+        return live
+
+    def _begin(self, conn: sqlite3.Connection, live: list[Unit]) -> list[Unit]:
+        """``BEGIN IMMEDIATE`` for ``live``; the units to run in it (with those that arrived
+        while it waited for the lock), or [] when none is left.
+
+        Another process's write lock is waited for in slices of :data:`LOCK_POLL_SECONDS`,
+        each no longer than the earliest deadline among the units: a unit whose deadline
+        passes is answered then, the others wait on (units without a deadline wait
+        ``busy_timeout_ms`` in all). Any other error fails every unit.
+        """
+        cap = time.monotonic() + self.busy_timeout_ms / 1000
+        while live:
+            now = time.monotonic()
+            limit = min(cap if u.deadline is None else u.deadline for u in live)
+            self._set_busy_timeout(max(0.0, min(LOCK_POLL_SECONDS, limit - now)))
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return live
+            except sqlite3.Error as exc:
+                if not is_busy(exc):
+                    log.warning("database not writable: %s (%d writes refused)", exc, len(live))
+                    self._fail(live, DatabaseUnavailable(str(exc)))
+                    return []
+                error = exc
+            now = time.monotonic()
+            waiting: list[Unit] = []
+            expired: list[Unit] = []
+            for unit in live:
+                past = now >= (cap if unit.deadline is None else unit.deadline)
+                (expired if past else waiting).append(unit)
+            if expired:
+                log.warning("database locked by another process: %d writes refused", len(expired))
+                self._fail(
+                    expired,
+                    DatabaseUnavailable(f"{error}: another process holds the write lock"),
+                )
+            live = waiting + self._admit(self._more(len(waiting)))
+        return []
+
+    def _set_busy_timeout(self, seconds: float) -> None:
+        ms = int(seconds * 1000)
+        if ms != self._busy_ms:
+            self._writer_db.conn.execute(f"PRAGMA busy_timeout = {ms}")
+            self._busy_ms = ms
+
+    def _run_batch(self, batch: list[Unit]) -> None:
+        started = time.monotonic()
+        live = self._admit(batch)
         if not live:
             return
         conn = self._writer_db.conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            log.warning("database not writable: %s (%d writes refused)", exc, len(live))
-            self._fail(live, DatabaseUnavailable(str(exc)))
+        live = self._begin(conn, live)
+        if not live:
             return
-        # Waiting for the lock may have outlived some callers: they were answered already.
-        now = time.monotonic()
-        expired = [u for u in live if u.deadline is not None and now > u.deadline]
-        if expired:
-            self._fail(expired, DatabaseUnavailable("timed out waiting for the write lock"))
-            live = [u for u in live if u not in expired]
         outcomes = self._run_units(conn, live, savepoints=False)
         if outcomes is None:  # a unit failed: run the batch again, each unit on its own
             if not conn.in_transaction:
                 return  # the transaction died with it: every unit was failed
             conn.execute("ROLLBACK")
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                self._fail(live, DatabaseUnavailable(str(exc)))
+            live = self._begin(conn, live)
+            if not live:
                 return
             outcomes = self._run_units(conn, live, savepoints=True)
             if outcomes is None:
@@ -294,16 +282,16 @@ class Writer:
         self.units += len(live)
         self.commit_seconds += done_at - committing
         self.batch_seconds += done_at - started
-        _deliver(outcomes)
+        self._deliver(outcomes)
 
     def _run_units(
-        self, conn: sqlite3.Connection, live: list[_Unit], *, savepoints: bool
-    ) -> list[tuple[_Unit, Any, BaseException | None]] | None:
+        self, conn: sqlite3.Connection, live: list[Unit], *, savepoints: bool
+    ) -> list[tuple[Unit, Any, BaseException | None]] | None:
         """Run the units in the open transaction. Without savepoints, None at the first
         failure (the caller retries with them); with them, None if the transaction died
         (every unit was then failed)."""
         self._writer_db.batch_memo = {}
-        outcomes: list[tuple[_Unit, Any, BaseException | None]] = []
+        outcomes: list[tuple[Unit, Any, BaseException | None]] = []
         for unit in live:
             if savepoints:
                 conn.execute("SAVEPOINT unit")
@@ -326,6 +314,14 @@ class Writer:
                 outcomes.append((unit, result, None))
         return outcomes
 
-    @staticmethod
-    def _fail(units: list[_Unit], exc: BaseException) -> None:
-        _deliver([(unit, None, exc) for unit in units])
+    def _fail(self, units: list[Unit], exc: BaseException) -> None:
+        self._deliver([(unit, None, exc) for unit in units])
+
+    def _deliver(self, outcomes: list[tuple[Unit, Any, BaseException | None]]) -> None:
+        """Note the outcomes in :attr:`health`, then hand them to the callers."""
+        failed = [exc for unit, _, exc in outcomes if unit.counted and is_refusal(exc)]
+        if failed:
+            self.health.failed(len(failed), failed[-1])
+        elif any(unit.counted and exc is None for unit, _, exc in outcomes):
+            self.health.succeeded()
+        deliver(outcomes)

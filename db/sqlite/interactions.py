@@ -41,6 +41,10 @@ INTERACTION_COLUMNS = (
     "status",
     "error_message",
     "cost_usd",
+    "price_input_per_mtok",
+    "price_cached_input_per_mtok",
+    "price_output_per_mtok",
+    "price_source",
     "created_at",
 )
 _FOREIGN_KEYS = (
@@ -73,6 +77,12 @@ def record_interaction(database: Database, row: dict[str, Any]) -> int:
     found = one(database, _INSERT_INTERACTION, values)
     assert found is not None
     return found["id"]
+
+
+def record_interactions(database: Database, batch: list[dict[str, Any]]) -> list[int]:
+    """Insert several ``ai_interactions`` rows (as :func:`record_interaction`, all in the
+    caller's transaction: all or none); return their ids in order."""
+    return [record_interaction(database, row) for row in batch]
 
 
 def list_interactions(database: Database, equal: dict[str, Any]) -> list[dict]:

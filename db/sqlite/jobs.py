@@ -35,16 +35,22 @@ def enqueue_job(
     """Create the message's job of this type, or heal it (DESIGN.md state table).
 
     none → created PENDING; FAILED → back to PENDING now, attempts reset, locks cleared;
-    PENDING, RUNNING, SUCCEEDED → unchanged. Returns ``(job_id, enqueued)`` where
-    ``enqueued`` is true exactly when a job was created or reset.
+    PENDING, RUNNING, SUCCEEDED → unchanged. A job pruned after success (its key in
+    ``pruned_jobs`` as SUCCEEDED) counts as SUCCEEDED: never created again (one job per
+    message and type, ever), checked by the insert itself; one pruned after failure is
+    created again, like a FAILED one is reset. Returns ``(job_id, enqueued)`` where
+    ``enqueued`` is true exactly when a job was created or reset (``job_id`` is None for a
+    pruned job).
     """
     key = job_dedupe_key(client_id, message_id, job_type)
     row = one(
         db,
         """INSERT INTO background_jobs (type, status, dedupe_key, client_id, lead_id, message_id,
                                         run_at, attempts, max_attempts, created_at, updated_at)
-           VALUES (:type, 'PENDING', :key, :client_id, :lead_id, :message_id,
-                   :run_at, 0, :max_attempts, :now, :now)
+           SELECT :type, 'PENDING', :key, :client_id, :lead_id, :message_id,
+                  :run_at, 0, :max_attempts, :now, :now
+            WHERE NOT EXISTS (SELECT 1 FROM pruned_jobs
+                               WHERE dedupe_key = :key AND status = 'SUCCEEDED')
            ON CONFLICT (dedupe_key) DO UPDATE SET
                status = 'PENDING', run_at = excluded.run_at, attempts = 0, snoozes = 0,
                locked_at = NULL, locked_by = NULL, started_at = NULL, finished_at = NULL,
@@ -63,6 +69,8 @@ def enqueue_job(
         },
     )
     if row is not None:
+        # A job pruned after failure lives again: its key is a job's again, not a pruned one.
+        db.execute("DELETE FROM pruned_jobs WHERE dedupe_key = ? AND status = 'FAILED'", (key,))
         return row["id"], True
     existing = one(db, "SELECT id FROM background_jobs WHERE dedupe_key = ?", (key,))
     return (existing["id"] if existing else None), False
@@ -86,11 +94,20 @@ def finish_inbound(db: Database, message: dict, now: str) -> tuple[int | None, b
     )
 
 
+# The attempts of a job that failed (and count toward max_attempts): every claim but the
+# snoozes (rate limits, shutdowns) and, for a SUCCEEDED or RUNNING job, its last claim.
+FAILURES_SQL = (
+    "MAX(0, attempts - snoozes - CASE WHEN status IN ('SUCCEEDED', 'RUNNING') THEN 1 ELSE 0 END)"
+)
+
+
 def job_stats(db: Database, now: str) -> dict[str, Any]:
-    """Counts by type and status, and the oldest due PENDING job (for ``jobs stats``)."""
+    """Counts by type and status, with the failed attempts and the snoozes of those jobs
+    (``failures``, ``snoozes``), and the oldest due PENDING job (for ``jobs stats``)."""
     counts = rows(
         db,
-        "SELECT type, status, COUNT(*) AS jobs FROM background_jobs "
+        f"SELECT type, status, COUNT(*) AS jobs, SUM({FAILURES_SQL}) AS failures, "
+        "SUM(snoozes) AS snoozes FROM background_jobs "
         "GROUP BY type, status ORDER BY type, status",
     )
     oldest = one(
@@ -111,7 +128,8 @@ def list_jobs(
     job_type: str | None = None,
     limit: int = 50,
 ) -> list[dict]:
-    """Jobs, newest first, optionally of one status and/or type."""
+    """Jobs, newest first, optionally of one status and/or type; each row also has
+    ``failures``: its failed attempts (see :data:`FAILURES_SQL`)."""
     where, params = [], []
     if status:
         where.append("status = ?")
@@ -122,7 +140,8 @@ def list_jobs(
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     return rows(
         db,
-        f"SELECT * FROM background_jobs {clause} ORDER BY id DESC LIMIT ?",
+        f"SELECT *, {FAILURES_SQL} AS failures FROM background_jobs {clause} "
+        "ORDER BY id DESC LIMIT ?",
         (*params, max(0, limit)),
     )
 
@@ -149,20 +168,40 @@ def retry_job(db: Database, job_id: int, now: str) -> tuple[dict | None, bool]:
     return get_job(db, job_id), False
 
 
-def prune_jobs(db: Database, before: str, batch: int = 5000) -> int:
+def prune_jobs(db: Database, before: str, batch: int = 5000, now: str | None = None) -> int:
     """Delete at most ``batch`` SUCCEEDED/FAILED jobs that finished before ``before``.
 
-    PENDING and RUNNING jobs are never pruned. Call again while it returns ``batch`` (each
-    call is a short transaction). Returns the number deleted.
+    PENDING and RUNNING jobs are never pruned. A pruned job of a message leaves its dedupe
+    key, final status, attempts, last error and finish time in ``pruned_jobs``, in the same
+    transaction, so :func:`enqueue_job` never creates a job again that succeeded. Call again
+    while it returns ``batch`` (each call is a short transaction). Returns the number deleted.
     """
-    deleted = rows(
-        db,
-        """DELETE FROM background_jobs
-            WHERE id IN (SELECT id FROM background_jobs
-                          WHERE status IN ('SUCCEEDED', 'FAILED')
-                            AND COALESCE(finished_at, updated_at) < :before
-                          LIMIT :batch)
-           RETURNING id""",
-        {"before": before, "batch": batch},
+    ids = [
+        row["id"]
+        for row in rows(
+            db,
+            """SELECT id FROM background_jobs
+                WHERE status IN ('SUCCEEDED', 'FAILED')
+                  AND COALESCE(finished_at, updated_at) < :before
+                LIMIT :batch""",
+            {"before": before, "batch": batch},
+        )
+    ]
+    if not ids:
+        return 0
+    marks = ", ".join("?" for _ in ids)
+    db.execute(
+        f"""INSERT INTO pruned_jobs (dedupe_key, type, status, client_id, message_id, attempts,
+                                     last_error, finished_at, pruned_at)
+            SELECT dedupe_key, type, status, client_id, message_id, attempts, last_error,
+                   COALESCE(finished_at, updated_at), ?
+              FROM background_jobs
+             WHERE id IN ({marks}) AND message_id IS NOT NULL
+            ON CONFLICT (dedupe_key) DO UPDATE SET
+                status = excluded.status, attempts = excluded.attempts,
+                last_error = excluded.last_error, finished_at = excluded.finished_at,
+                pruned_at = excluded.pruned_at""",
+        (now or before, *ids),
     )
+    deleted = rows(db, f"DELETE FROM background_jobs WHERE id IN ({marks}) RETURNING id", ids)
     return len(deleted)

@@ -1,5 +1,12 @@
-"""Leads: matching an incoming contact to a lead of the client, roll-up timestamps, the
-unsubscribe rule, and what post-processing sets (sentiment, scores)."""
+"""Leads: matching an incoming contact to a lead of the client, roll-up timestamps, the lead
+state rules, and what post-processing sets (sentiment, scores).
+
+The lead state rules live in the statements themselves, never in a read before a write: an
+opt-out (:func:`opt_out`: an unsubscribe, an SMS carrier keyword, a Blacklist sentiment) is
+final whatever the order of messages and jobs; only :func:`opt_in_lead` lifts it; no other
+tag is set on an opted-out lead (:func:`set_lead_sentiment`), and its score is the
+disqualified one (:func:`set_lead_score`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,10 @@ from sqlite_utils import Database
 
 from db.records import LeadFields, phone_digits
 from db.sqlite._connection import one, rows
-from db.vocab import BLACKLIST_TAG, BLACKLISTED
+from db.vocab import BLACKLIST_TAG, BLACKLISTED, DEFAULT_LEAD_STATUS, OPTED_OUT_SCORES
+
+# Whether a lead row has opted out (the column, or a status set by hand in the sqlite3 shell).
+OPTED_OUT = "(opted_out_at IS NOT NULL OR status = 'blacklisted')"
 
 # Identifiers tried in order; each channel supplies only the ones it has.
 _MATCH_ORDER = ("ghl_contact_id", "linkedin_id", "linkedin_url", "email", "phone_digits")
@@ -121,26 +131,52 @@ def get_lead(db: Database, lead_id: int) -> dict | None:
 
 
 def mark_unsubscribed(db: Database, client_id: int, lead: LeadFields, now: str) -> int:
-    """Blacklist the client's lead for these identifiers (created if none matches).
-
-    Sets status ``blacklisted`` and sentiment tag ``Blacklist`` and rejects the lead's pending
-    AI drafts, so nothing is sent to someone who unsubscribed. Idempotent: a lead already
-    blacklisted is left as it is. Returns the lead's id. Run inside a write transaction.
-    """
+    """Opt the client's lead for these identifiers out (created if none matches), in the
+    caller's transaction (:func:`opt_out`). Idempotent. Returns the lead's id."""
     if not lead.has_identifier():
         raise ValueError("mark_unsubscribed needs at least one lead identifier")
     lead_id = find_or_create_lead(db, client_id, lead, now=now)
-    db.execute(
-        """UPDATE leads SET status = ?, sentiment_tag = ?, updated_at = ?
-           WHERE id = ? AND (status IS NOT ? OR sentiment_tag IS NOT ?)""",
-        (BLACKLISTED, BLACKLIST_TAG, now, lead_id, BLACKLISTED, BLACKLIST_TAG),
+    opt_out(db, lead_id, now)
+    return lead_id
+
+
+def opt_out(db: Database, lead_id: int, now: str) -> bool:
+    """The opt-out rule (final): ``status = 'blacklisted'``, ``sentiment_tag = 'Blacklist'``,
+    ``opted_out_at`` (kept from the first opt-out), and the lead's pending drafts rejected,
+    whatever the order of its messages. False if there is no such lead."""
+    found = one(
+        db,
+        """UPDATE leads SET status = :status, sentiment_tag = :tag,
+                            opted_out_at = COALESCE(opted_out_at, :now), updated_at = :now
+           WHERE id = :id RETURNING id""",
+        {"status": BLACKLISTED, "tag": BLACKLIST_TAG, "now": now, "id": lead_id},
     )
     db.execute(
         """UPDATE ai_drafts SET status = 'rejected', updated_at = ?
            WHERE lead_id = ? AND status = 'pending'""",
         (now, lead_id),
     )
-    return lead_id
+    return found is not None
+
+
+def opt_in_lead(db: Database, lead_id: int, now: str) -> tuple[dict | None, dict | None]:
+    """Lift the lead's opt-out (the operator's ``leadhook leads opt-in``): status ``new``,
+    no sentiment tag, ``opted_out_at`` NULL. Returns ``(before, after)``: the lead's
+    ``status``, ``sentiment_tag`` and ``opted_out_at`` before and after; ``after`` is None
+    when the lead was not opted out (nothing changed), both None when there is no lead."""
+    before = one(
+        db, "SELECT id, status, sentiment_tag, opted_out_at FROM leads WHERE id = ?", (lead_id,)
+    )
+    if before is None or (before["opted_out_at"] is None and before["status"] != BLACKLISTED):
+        return before, None
+    after = one(
+        db,
+        """UPDATE leads SET status = :status, sentiment_tag = NULL, opted_out_at = NULL,
+                            updated_at = :now
+           WHERE id = :id RETURNING id, status, sentiment_tag, opted_out_at""",
+        {"status": DEFAULT_LEAD_STATUS, "now": now, "id": lead_id},
+    )
+    return before, after
 
 
 def set_lead_sentiment(
@@ -153,17 +189,20 @@ def set_lead_sentiment(
 ) -> bool:
     """Set the lead's ``sentiment_tag`` and ``status`` from the tag of ``message_id``.
 
-    Nothing changes (False) when there is no such lead, when the lead is ``blacklisted`` and
-    the tag is not ``Blacklist`` (an opt-out is never undone by a later classification), or
-    when the lead has an inbound message newer than ``message_id`` (by ``sent_at``, then
-    id): a late job for an older reply never overrides the newer reply's tag. Without
-    ``message_id`` only the first two rules apply.
+    ``Blacklist`` is an opt-out (:func:`opt_out`), whatever the order of the messages: True
+    when the lead exists. Any other tag changes nothing (False) when there is no such lead,
+    when the lead has opted out (``opted_out_at``: an opt-out is final), or when the lead has
+    an inbound message newer than ``message_id`` (by ``sent_at``, then id): a late job for an
+    older reply never overrides the newer reply's tag. Without ``message_id`` only the first
+    two rules apply. The checks are the update's own ``WHERE``: one statement.
     """
+    if sentiment_tag == BLACKLIST_TAG:
+        return opt_out(db, lead_id, now)
     found = one(
         db,
-        """UPDATE leads SET sentiment_tag = :tag, status = :status, updated_at = :now
+        f"""UPDATE leads SET sentiment_tag = :tag, status = :status, updated_at = :now
            WHERE id = :lead
-             AND (status != 'blacklisted' OR :tag = 'Blacklist')
+             AND NOT {OPTED_OUT}
              AND NOT EXISTS (
                  SELECT 1 FROM messages AS this JOIN messages AS newer
                    ON newer.lead_id = :lead AND newer.direction = 'inbound'
@@ -191,13 +230,33 @@ def set_lead_score(
     reasoning: str,
     now: str,
 ) -> bool:
-    """Store the lead's scores (1–4), reasoning and ``scored_at``; False if there is no lead."""
+    """Store the lead's scores (1–4), reasoning and ``scored_at``; False if there is no lead.
+
+    A lead that has opted out (``opted_out_at``, also meanwhile, while the score was being
+    computed) gets :data:`db.vocab.OPTED_OUT_SCORES` instead, decided by this statement.
+    """
+    q_fit, q_intent, q_overall, q_reasoning = OPTED_OUT_SCORES
     found = one(
         db,
-        """UPDATE leads SET fit_score = ?, intent_score = ?, overall_score = ?,
-                            score_reasoning = ?, scored_at = ?, updated_at = ?
-           WHERE id = ? RETURNING id""",
-        (fit, intent, overall, reasoning, now, now, lead_id),
+        f"""UPDATE leads SET
+               fit_score = CASE WHEN {OPTED_OUT} THEN :q_fit ELSE :fit END,
+               intent_score = CASE WHEN {OPTED_OUT} THEN :q_intent ELSE :intent END,
+               overall_score = CASE WHEN {OPTED_OUT} THEN :q_overall ELSE :overall END,
+               score_reasoning = CASE WHEN {OPTED_OUT} THEN :q_reasoning ELSE :reasoning END,
+               scored_at = :now, updated_at = :now
+           WHERE id = :id RETURNING id""",
+        {
+            "fit": fit,
+            "intent": intent,
+            "overall": overall,
+            "reasoning": reasoning,
+            "q_fit": q_fit,
+            "q_intent": q_intent,
+            "q_overall": q_overall,
+            "q_reasoning": q_reasoning,
+            "now": now,
+            "id": lead_id,
+        },
     )
     return found is not None
 

@@ -21,6 +21,7 @@ from db.sqlite.interactions import (
     list_interactions,
     prune_interactions,
     record_interaction,
+    record_interactions,
     unattributed_interactions,
 )
 from db.sqlite.job_runs import (
@@ -42,11 +43,21 @@ from db.sqlite.jobs import (
     prune_jobs,
     retry_job,
 )
-from db.sqlite.leads import get_lead, recent_transcript, set_lead_score, set_lead_sentiment
+from db.sqlite.leads import (
+    get_lead,
+    opt_in_lead,
+    recent_transcript,
+    set_lead_score,
+    set_lead_sentiment,
+)
+from db.sqlite.maintenance import backup, check
 from db.sqlite.messages import get_message, ingest, unsubscribe
+from db.sqlite.sentiments import get_sentiment, record_sentiment
 
 __all__ = [
     "ai_report",
+    "backup",
+    "check",
     "claim_jobs",
     "client_by_token_hash",
     "client_by_workspace",
@@ -60,6 +71,7 @@ __all__ = [
     "get_job",
     "get_lead",
     "get_message",
+    "get_sentiment",
     "has_due",
     "ingest",
     "insert_draft",
@@ -67,10 +79,13 @@ __all__ = [
     "list_clients",
     "list_interactions",
     "list_jobs",
+    "opt_in_lead",
     "prune_interactions",
     "prune_jobs",
     "recent_transcript",
     "record_interaction",
+    "record_interactions",
+    "record_sentiment",
     "recover_jobs",
     "release_jobs",
     "renew_leases",

@@ -19,6 +19,11 @@ from db.sqlite.migrations._registry import migrations
 from db.sqlite.migrations import m001_initial  # noqa: F401  isort: skip
 from db.sqlite.migrations import m002_jobs_snoozes  # noqa: F401  isort: skip
 from db.sqlite.migrations import m003_ai_report  # noqa: F401  isort: skip
+from db.sqlite.migrations import m004_lead_state  # noqa: F401  isort: skip
+from db.sqlite.migrations import m005_per_client_dedupe  # noqa: F401  isort: skip
+from db.sqlite.migrations import m006_readiness  # noqa: F401  isort: skip
+from db.sqlite.migrations import m007_ai_prices  # noqa: F401  isort: skip
+from db.sqlite.migrations import m008_message_sentiments  # noqa: F401  isort: skip
 
 __all__ = ["migrate", "migrations"]
 

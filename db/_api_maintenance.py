@@ -1,0 +1,24 @@
+"""The storage interface, part 5: the database as a whole (backup, check)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+class MaintenanceOperations:
+    """A consistent copy of the database while it is in use, and its health."""
+
+    read_op: Any
+
+    async def backup(self, path: str | Path) -> dict[str, Any]:
+        """Write a consistent copy of the database to ``path``, a file that must not exist
+        (created readable by its owner only); returns ``{"path", "bytes", "pages"}``. Safe
+        while a server runs and writes: the copy is one snapshot."""
+        return await self.read_op("backup", str(path))
+
+    async def check(self) -> dict[str, Any]:
+        """Integrity, foreign keys and migrations: ``{"integrity": [...], "foreign_keys":
+        [...], "migrations": {"applied", "pending", "unknown"}, "problems": [...]}``, where
+        ``problems`` is empty exactly when the database is sound and up to date."""
+        return await self.read_op("check")
