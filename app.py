@@ -1,7 +1,10 @@
-"""The application factory: routes, the store, the scheduler, one process."""
+"""The application factory: routes, the store, the scheduler, one process; and the HTTP
+server that runs it (:func:`server`, :func:`serve`: the same stack and limits for
+``leadhook serve`` and the tests)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -11,17 +14,29 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.logging import LoggingConfig
-from litestar.openapi import OpenAPIConfig
 
 import ai
 import console
 import db
 import postprocess
 from config import Settings
-from handlers import ROUTES, WEBHOOK_ROUTES, TokenCache, error_response
+from handlers import (
+    ROUTES,
+    WEBHOOK_ROUTES,
+    TokenCache,
+    error_response,
+    http_server,
+    openapi_document,
+    openapi_routes,
+    run_server,
+)
 from scheduler import scheduler_lifespan
 
 log = logging.getLogger("leadhook")
+try:
+    VERSION = importlib.metadata.version("leadhook")
+except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a bare checkout
+    VERSION = "0.0.0"
 
 
 def store_lifespan_factory(settings: Settings):
@@ -81,8 +96,11 @@ def create_app(
         route_handlers=WEBHOOK_ROUTES,
         request_max_body_size=settings.max_body_bytes,
     )
+    openapi = openapi_document(
+        WEBHOOK_ROUTES, version=VERSION, max_body_bytes=settings.max_body_bytes
+    )
     return Litestar(
-        route_handlers=[webhooks, *ROUTES, *console.ROUTES],
+        route_handlers=[webhooks, *ROUTES, *console.ROUTES, *openapi_routes(openapi)],
         template_config=console.TEMPLATE_CONFIG,
         lifespan=[
             store_lifespan_factory(settings),
@@ -91,10 +109,21 @@ def create_app(
         ],
         exception_handlers={HTTPException: error_response, Exception: error_response},
         state=State({"settings": settings, "clock": clock, "token_cache": TokenCache()}),
-        openapi_config=OpenAPIConfig(title="leadhook", version="0.1.0"),
+        openapi_config=None,  # leadhook's own document: handlers/openapi.py
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},
             log_exceptions="never",
         ),
         debug=False,
     )
+
+
+def server(asgi_app: Litestar, settings: Settings, *, host: str, port: int, **options):
+    """The HTTP server (uvicorn with leadhook's connection limits) for ``asgi_app``, not yet
+    started; ``options``: more uvicorn settings (tests pass ``log_level``)."""
+    return http_server(asgi_app, settings, host, port, **options)
+
+
+def serve(asgi_app: Litestar, settings: Settings, *, host: str, port: int) -> None:
+    """Serve ``asgi_app`` on ``host:port`` until SIGINT/SIGTERM (``leadhook serve``)."""
+    run_server(asgi_app, settings, host, port)

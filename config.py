@@ -71,6 +71,12 @@ class Settings:
     job_grace_seconds: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 10.0
     job_poll_seconds: float = 1.0
     job_retention_days: Days = 30
+    # HTTP connections (handlers/_server.py): at most this many open (lowered to what the
+    # file-descriptor limit allows); a request's headers and body must arrive within the read
+    # timeout of its first byte; an idle kept-alive connection is closed after the keep-alive.
+    max_connections: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1000
+    http_read_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 10.0
+    http_keepalive_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
@@ -171,6 +177,19 @@ VARIABLES: tuple[Variable, ...] = (
         "LEADHOOK_LOG_LEVEL", "log_level", "DEBUG, INFO, WARNING, ERROR or CRITICAL", kind="upper"
     ),
     Variable("LEADHOOK_WRITER_MAX_BATCH", "writer_max_batch", "an integer from 1 to 100000"),
+    Variable(
+        "LEADHOOK_MAX_CONNECTIONS",
+        "max_connections",
+        "an integer from 1 to 1000000 (lowered to what the file-descriptor limit allows)",
+    ),
+    Variable(
+        "LEADHOOK_HTTP_READ_TIMEOUT_SECONDS",
+        "http_read_timeout_seconds",
+        "seconds above 0, up to 3600",
+    ),
+    Variable(
+        "LEADHOOK_HTTP_KEEPALIVE_SECONDS", "http_keepalive_seconds", "seconds above 0, up to 3600"
+    ),
 )
 _BY_FIELD = {var.field: var for var in VARIABLES}
 _NAMES = {var.name for var in VARIABLES}

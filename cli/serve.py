@@ -50,9 +50,8 @@ def serve(host: str, port: int, demo: bool) -> None:
     Example:
         leadhook serve --port 8000
     """
-    import uvicorn
-
     from app import create_app
+    from app import serve as serve_http
 
     settings = read_settings()
     lock = hold_lock(settings)
@@ -69,8 +68,7 @@ def serve(host: str, port: int, demo: bool) -> None:
         if demo:
             demo_workspace(store, settings, host, port)
         click.echo(banner(store, settings, host, port))
-    # No access log: its request lines would carry ?token= query strings.
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, workers=1)
+    serve_http(create_app(settings), settings, host=host, port=port)
 
 
 def hold_lock(config: Settings) -> db.ServerLock | None:

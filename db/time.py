@@ -14,7 +14,11 @@ def iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # Not strftime: %Y does not zero-pad years before 1000, and stored times compare as text.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
+        f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_iso(value: str) -> datetime:
@@ -32,5 +36,5 @@ def normalize_time(value: str | None, name: str = "time") -> str | None:
         return None
     try:
         return iso(parse_iso(value.strip()))
-    except ValueError:
+    except (ValueError, OverflowError):  # e.g. year 1 with a positive offset
         raise ValueError(f"{name} must be an ISO-8601 time, got {value!r}") from None

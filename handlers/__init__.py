@@ -3,17 +3,33 @@
 ``WEBHOOK_ROUTES``: the five provider webhooks (one flow, :mod:`handlers._webhook`; app.py
 mounts them under the body-size limit). ``ROUTES``: health, the cron pass and the telemetry
 report. ``error_response`` is the app's exception handler; ``TokenCache`` goes on
-``app.state.token_cache``.
+``app.state.token_cache``. ``http_server`` / ``run_server`` (:mod:`handlers._server`): the
+HTTP server every leadhook process and test runs, with its connection limits.
+``openapi_document`` / ``openapi_routes`` (:mod:`handlers.openapi`): the published API under
+``/schema``.
 """
 
 from handlers import email, ghl, instantly, linkedin, smartlead
 from handlers._auth import TokenCache
 from handlers._errors import error_response
+from handlers._server import run as run_server
+from handlers._server import server as http_server
 from handlers.cron import CronController
 from handlers.health import HealthController
+from handlers.openapi import document as openapi_document
+from handlers.openapi import routes as openapi_routes
 from handlers.telemetry import TelemetryController
 
 WEBHOOK_ROUTES = [ghl.route, email.route, linkedin.route, smartlead.route, instantly.route]
 ROUTES = [HealthController, CronController, TelemetryController]
 
-__all__ = ["ROUTES", "WEBHOOK_ROUTES", "TokenCache", "error_response"]
+__all__ = [
+    "ROUTES",
+    "WEBHOOK_ROUTES",
+    "TokenCache",
+    "error_response",
+    "http_server",
+    "openapi_document",
+    "openapi_routes",
+    "run_server",
+]

@@ -1,9 +1,10 @@
-"""The error shape of every route, and the two HTTP errors Litestar has no class for.
+"""The error shape of every route, and the HTTP errors Litestar has no class for.
 
 :func:`error_response` is the app's handler for every exception: ``{"success": false,
 "error": ...}`` with the exception's status (and headers, e.g. ``Retry-After``); anything
 that is not an :class:`HTTPException` is a 500 that says nothing internal and is logged with
-its traceback.
+its traceback. Errors say what is wrong and what to do; a value from the request is quoted
+through :func:`clip` (at most 64 characters), in the answer and in the log alike.
 """
 
 from __future__ import annotations
@@ -20,8 +21,30 @@ class TooManyRequests(HTTPException):
     status_code = 429
 
 
-class Conflict(HTTPException):
-    status_code = 409
+class PayloadTooLarge(HTTPException):
+    status_code = 413
+
+
+class RequestTimeout(HTTPException):
+    status_code = 408
+
+
+CLIP = 64
+LOGGED_PATH = 200
+# Litestar's own errors, said with what to do.
+LITESTAR_DETAILS = {
+    (404, "Not Found"): "No such route: leadhook's routes are listed at /schema",
+    (405, "Method Not Allowed"): "Method not allowed on this route: see /schema for its methods",
+}
+
+
+def clip(value: object, limit: int = CLIP) -> str:
+    """``repr(value)`` cut to ``limit`` characters of the value and an ellipsis: a request's own
+    values are quoted in errors, never echoed whole (a workspace id may be 256 KB)."""
+    text = str(value)
+    if len(text) > limit:
+        return repr(text[:limit]) + "…"
+    return repr(text)
 
 
 def error_response(request: Request, exc: Exception) -> Response:
@@ -33,10 +56,18 @@ def error_response(request: Request, exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         status, detail, headers = exc.status_code, exc.detail, exc.headers
         extra = getattr(exc, "extra", None)
+        if detail.startswith("Validation failed for "):  # Litestar's: it quotes the whole URL
+            detail = "Invalid request parameters"
         if isinstance(extra, list) and extra and isinstance(extra[0], dict):
-            detail = f"{detail}: {extra[0].get('message', '')}".rstrip(": ")
+            where = extra[0].get("key")
+            message = extra[0].get("message", "")
+            detail = f"{detail}: {where + ': ' if where else ''}{message}".rstrip(": ")
+        detail = LITESTAR_DETAILS.get((status, detail), detail)
         if status != 429:  # 429s are logged where they arise, with the cause
-            log.info("rejected %s %s: %d %s", request.method, request.url.path, status, detail)
+            path = request.scope["path"]
+            if len(path) > LOGGED_PATH:
+                path = path[:LOGGED_PATH] + "…"
+            log.info("rejected %s %s: %d %s", request.method, path, status, detail)
     else:
         log.exception("unhandled error", exc_info=exc)
         status, detail, headers = 500, "Internal server error", None

@@ -14,12 +14,20 @@ outer source is its path, so anything the write starts is attributed to it):
 5. answer with JSON (200).
 
 A write refused because the token was revoked meanwhile is a 401, one the database cannot
-take in time a 429 with ``Retry-After: 30``, a dedupe value stored for another client a 409.
+take in time a 429 with ``Retry-After: 30``.
+A caller authenticated from the token cache gets no answer that did not come from a write (an
+ignored event, any 4xx but 401) before its token has been read again
+(:func:`handlers._auth.confirm`): a rotated or disabled token only ever gets 401.
+
+Body errors say what to do: an empty body, invalid JSON, JSON nested too deeply (decoding
+stops at the interpreter's recursion limit, about 1,000 levels with the frames above it; real
+payloads use fewer than 10), a body over ``LEADHOOK_MAX_BODY_BYTES`` (the 413 states the limit).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,16 +37,18 @@ import msgspec
 from litestar import Request, post
 from litestar.exceptions import (
     ClientException,
-    NotAuthorizedException,
+    HTTPException,
+    InternalServerException,
     PermissionDeniedException,
 )
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers import HTTPRouteHandler
 
 import db
 from ai import ai_telemetry_source
 from db import Client, LeadFields, NewMessage
-from handlers._auth import Caller, authenticate
-from handlers._errors import TooManyRequests
+from handlers._auth import Caller, authenticate, confirm, revoked
+from handlers._errors import PayloadTooLarge, RequestTimeout, TooManyRequests, clip
 
 if TYPE_CHECKING:
     from config import Settings
@@ -95,7 +105,10 @@ def require(value: str, what: str) -> str:
 def require_workspace(expected: str | None, given: str, what: str) -> None:
     """The payload's workspace id must be the token's workspace (403 otherwise)."""
     if expected is None or str(expected) != str(given):
-        raise PermissionDeniedException(f"{what} {given!r} does not belong to this client token")
+        raise PermissionDeniedException(
+            f"{what} {clip(given)} does not belong to this client token: "
+            "send this workspace's events with its own token"
+        )
 
 
 def webhook_route(
@@ -105,23 +118,60 @@ def webhook_route(
     *,
     summary: str,
     authenticate: Authenticate = authenticate,
+    workspace_field: str | None = None,
+    token_in_body: bool = False,
 ) -> HTTPRouteHandler:
-    """The ``POST path`` route of one provider (see the module docstring for the flow)."""
+    """The ``POST path`` route of one provider (see the module docstring for the flow).
+
+    For the OpenAPI document (:mod:`handlers.openapi`), its ``opt`` carries the payload
+    struct, the provider module's docstring, ``workspace_field`` (the payload field checked
+    against the token's workspace: 403) and ``token_in_body`` (SmartLead's ``secret_key``).
+    """
+    opt = {
+        "payload": struct,
+        "description": sys.modules[struct.__module__].__doc__,
+        "workspace_field": workspace_field,
+        "token_in_body": token_in_body,
+    }
 
     async def receive(request: Request) -> dict[str, Any]:
         with ai_telemetry_source(path):
             caller = await authenticate(request)
-            payload = await read_payload(request, struct)
-            state = request.app.state
-            delivery = parse(payload, caller.client, state.clock(), state.settings)
-            return await deliver(request, path, caller, delivery)
+            try:
+                payload = await read_payload(request, struct)
+                state = request.app.state
+                delivery = parse(payload, caller.client, state.clock(), state.settings)
+                if isinstance(delivery, Ignore):
+                    await confirm(request, caller)
+                return await deliver(request, path, caller, delivery)
+            except HTTPException as exc:
+                if exc.status_code != 401:
+                    await confirm(request, caller)
+                raise
 
-    return post(path, status_code=200, summary=summary)(receive)
+    return post(path, status_code=200, summary=summary, opt=opt)(receive)
 
 
-async def read_payload(request: Request, struct: type[P]) -> P:
-    """Read the body (413 past the limit) and decode it into ``struct`` (400 if it isn't one)."""
-    raw = await request.body()
+async def read_body(request: Request) -> bytes:
+    """The raw body; 413 past the route's limit (stating it), 408 if the client left first."""
+    try:
+        return await request.body()
+    except RequestEntityTooLarge:
+        limit = request.route_handler.resolve_request_max_body_size()
+        raise PayloadTooLarge(
+            f"Body is larger than the limit of {limit} bytes (LEADHOOK_MAX_BODY_BYTES): "
+            "send one event per request"
+        ) from None
+    except InternalServerException as exc:  # Litestar's "client disconnected prematurely"
+        raise RequestTimeout(
+            "The connection closed before the whole body arrived: send it again"
+        ) from exc
+
+
+def decode_body(raw: bytes, struct: type[P]) -> P:
+    """``raw`` decoded into ``struct``; 400 saying what is wrong."""
+    if not raw.strip():
+        raise ClientException("Body is empty: send the event as a JSON object")
     try:
         return msgspec.json.decode(raw, type=struct, strict=False)
     except msgspec.ValidationError as exc:
@@ -130,6 +180,16 @@ async def read_payload(request: Request, struct: type[P]) -> P:
         raise ClientException(f"Invalid payload: {exc}") from None
     except msgspec.DecodeError as exc:
         raise ClientException(f"Body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ClientException(TOO_DEEP) from None
+
+
+TOO_DEEP = "Body is JSON nested too deeply: send the provider's event as it is"
+
+
+async def read_payload(request: Request, struct: type[P]) -> P:
+    """Read the body (413 past the limit) and decode it into ``struct`` (400 if it isn't one)."""
+    return decode_body(await read_body(request), struct)
 
 
 async def deliver(request: Request, path: str, caller: Caller, delivery: Delivery) -> dict:
@@ -198,7 +258,7 @@ async def write(request: Request, caller: Caller, operation: str, *args: Any) ->
             timeout=state.settings.write_timeout_seconds,
         )
     except db.TokenRevoked:
-        raise NotAuthorizedException("Invalid client token") from None
+        revoked(request, caller)
     except db.DatabaseUnavailable as exc:
         log.warning("write refused, answering 429: %s", exc)
         raise TooManyRequests("Database busy, retry later", headers={"Retry-After": "30"}) from None

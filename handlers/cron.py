@@ -2,8 +2,8 @@
 
 Authorised by ``Authorization: Bearer $LEADHOOK_CRON_SECRET`` or ``x-cron-secret:
 $LEADHOOK_CRON_SECRET`` (constant-time comparison); with no secret configured the route is
-disabled and always answers 401. Everything, the secret check included, runs inside the
-telemetry source ``/api/cron/background-jobs``; each job still runs inside its own
+disabled and always answers 401, naming the variable. Everything, the secret check included,
+runs inside the telemetry source ``/api/cron/background-jobs``; each job still runs inside its own
 ``background_job:<TYPE>``.
 
 Query parameters (optional): ``limit`` (jobs to claim, default 20, at most 500) and
@@ -19,13 +19,13 @@ from typing import Any
 from litestar import Controller, Request, route
 from litestar.exceptions import (
     ClientException,
-    NotAuthorizedException,
     ServiceUnavailableException,
 )
 
 import db
 from ai import ai_telemetry_source
-from handlers._auth import bearer_matches
+from handlers._auth import require_secret
+from handlers._errors import clip
 
 log = logging.getLogger("leadhook.cron")
 
@@ -36,12 +36,12 @@ DEFAULT_BUDGET_SECONDS, MAX_BUDGET_SECONDS = 25.0, 300.0
 
 def _number(request: Request, name: str, default: float, low: float, high: float) -> float:
     raw = request.query_params.get(name)
-    if raw is None or raw.strip() == "":
+    if raw is None:
         return default
     try:
-        value = float(raw)
+        value = float(raw)  # an empty value is no number either: the document says number
     except ValueError:
-        raise ClientException(f"{name} must be a number, got {raw!r}") from None
+        raise ClientException(f"{name} must be a number, got {clip(raw)}") from None
     if not low <= value <= high:
         raise ClientException(f"{name} must be between {low:g} and {high:g}")
     return value
@@ -60,8 +60,9 @@ class CronController(Controller):
             state = request.app.state
             if not state.settings.cron_secret:
                 log.warning("cron route called but LEADHOOK_CRON_SECRET is not set: disabled")
-            if not bearer_matches(request, state.settings.cron_secret, header="x-cron-secret"):
-                raise NotAuthorizedException("Unauthorized")
+            require_secret(
+                request, state.settings.cron_secret, "LEADHOOK_CRON_SECRET", header="x-cron-secret"
+            )
             limit = int(_number(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT))
             budget = _number(
                 request, "budget_seconds", DEFAULT_BUDGET_SECONDS, 0.1, MAX_BUDGET_SECONDS

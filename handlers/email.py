@@ -13,9 +13,8 @@
 - ``LEAD_UNSUBSCRIBED``: the lead is blacklisted.
 - anything else: ``200 {"success": true, "ignored": true, "eventType": ...}``.
 
-Reply and scheduled-email ids are used raw: they are unique within the platform, which the
-UNIQUE ``clients.email_workspace_id`` already assumes is one id space. Should two clients'
-ids ever collide, the delivery is refused with 409 rather than attached to the other client.
+Reply and scheduled-email ids are used raw; they are each workspace's own (UNIQUE per client):
+the same id in two workspaces is two messages.
 """
 
 from __future__ import annotations
@@ -173,5 +172,9 @@ def parse(payload: EmailWebhook, client: Client, now: datetime, settings: Settin
 
 
 route = webhook_route(
-    PATH, EmailWebhook, parse, summary="Email platform (EmailBison/Inboxxia) events"
+    PATH,
+    EmailWebhook,
+    parse,
+    summary="Email platform (EmailBison/Inboxxia) events",
+    workspace_field="event.workspace_id",
 )

@@ -194,4 +194,10 @@ def parse(payload: GhlSmsWebhook, client: Client, now: datetime, settings: Setti
     return StoreMessage("sms", message, lead_fields(payload, contact_id))
 
 
-route = webhook_route(PATH, GhlSmsWebhook, parse, summary="GoHighLevel SMS workflow webhook")
+route = webhook_route(
+    PATH,
+    GhlSmsWebhook,
+    parse,
+    summary="GoHighLevel SMS workflow webhook",
+    workspace_field="location.id",
+)

@@ -168,4 +168,10 @@ def parse(payload: UnipileWebhook, client: Client, now: datetime, settings: Sett
     return StoreMessage(event, message, lead)
 
 
-route = webhook_route(PATH, UnipileWebhook, parse, summary="LinkedIn messages through Unipile")
+route = webhook_route(
+    PATH,
+    UnipileWebhook,
+    parse,
+    summary="LinkedIn messages through Unipile",
+    workspace_field="account_id",
+)

@@ -25,13 +25,22 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Request
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import ClientException
 
 import db
 from db import Client, LeadFields, NewMessage
-from handlers._auth import Caller, authenticate, token_from
+from handlers._auth import Caller, authenticate, missing_token, token_from
 from handlers._payload import Scalar, body_text, first_text, new_message, split_name, text
-from handlers._webhook import Delivery, Ignore, StoreMessage, Unsubscribe, require, webhook_route
+from handlers._webhook import (
+    TOO_DEEP,
+    Delivery,
+    Ignore,
+    StoreMessage,
+    Unsubscribe,
+    read_body,
+    require,
+    webhook_route,
+)
 
 if TYPE_CHECKING:
     from config import Settings
@@ -84,19 +93,22 @@ class _SecretKey(msgspec.Struct):
 
 async def smartlead_caller(request: Request) -> Caller:
     """The client token from a header or ``?token=``; if there is none, the body's
-    ``secret_key`` (the body is read within the size limit, 413 past it). Either way it is
-    resolved like every client token (:func:`handlers._auth.authenticate`: hashed, and
-    re-checked in the write's transaction); 401 otherwise, before anything is stored."""
+    ``secret_key`` (the body is read within the size limit, 413 past it; JSON nested too deeply
+    is a 400 as on every route). Either way it is resolved like every client token
+    (:func:`handlers._auth.authenticate`: hashed, and re-checked in the write's transaction);
+    401 otherwise, before anything is stored."""
     token = token_from(request)
     if token is None:
-        raw = await request.body()  # cached: the route decodes the same bytes
+        raw = await read_body(request)  # cached: the route decodes the same bytes
         try:
             secret = msgspec.json.decode(raw, type=_SecretKey).secret_key
         except (msgspec.DecodeError, msgspec.ValidationError):
             secret = None
+        except RecursionError:
+            raise ClientException(TOO_DEEP) from None
         token = (secret.strip() or None) if isinstance(secret, str) else None
     if token is None:
-        raise NotAuthorizedException("Missing client token")
+        raise missing_token(request, also=", or as secret_key in the body")
     return await authenticate(request, token)
 
 
@@ -213,4 +225,5 @@ route = webhook_route(
     parse,
     summary="SmartLead events (token in a header or as secret_key)",
     authenticate=smartlead_caller,
+    token_in_body=True,
 )

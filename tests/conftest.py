@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlite_utils
-import uvicorn
 
+import app as app_module
 import db
 from app import create_app
 from config import Settings
@@ -118,16 +118,17 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """The app served by uvicorn in a thread, on 127.0.0.1, like production."""
+    """The app served in a thread, on 127.0.0.1, by the production server with its connection
+    limits (``app.server``; the settings the app was built with)."""
 
     def __init__(self, app) -> None:
         self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, access_log=False, log_level="warning"
+        settings = app.state.settings
+        self.server = app_module.server(
+            app, settings, host="127.0.0.1", port=self.port, log_level="warning"
         )
-        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:

@@ -214,7 +214,10 @@ def test_admin_route_needs_the_admin_token(seeded, serve):
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-admin"}):
             response = http.get(url, headers=headers)
             assert response.status_code == 401, headers
-            assert response.json() == {"success": False, "error": "Unauthorized"}
+            assert response.json() == {
+                "success": False,
+                "error": "Unauthorized: send 'Authorization: Bearer <LEADHOOK_ADMIN_TOKEN>'",
+            }
         ok = http.get(url, headers={"Authorization": "Bearer s3cret-admin"})
         assert ok.status_code == 200
         assert ok.json() == {"success": True, **BY_SOURCE}
@@ -243,3 +246,4 @@ def test_admin_route_is_disabled_without_a_token(seeded, serve):
         for headers in ({}, {"Authorization": "Bearer x"}, {"Authorization": "Bearer None"}):
             response = http.get(f"{server.url}/api/telemetry/ai", headers=headers)
             assert response.status_code == 401
+            assert "set LEADHOOK_ADMIN_TOKEN" in response.json()["error"]

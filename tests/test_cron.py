@@ -54,7 +54,11 @@ def test_without_a_configured_secret_the_route_always_answers_401(serve, seeded,
         for headers in attempts:
             response = call(live, method, headers=headers)
             assert response.status_code == 401, (method, headers)
-            assert response.json() == {"success": False, "error": "Unauthorized"}
+            assert response.json() == {
+                "success": False,
+                "error": "This route is disabled: set LEADHOOK_CRON_SECRET and send "
+                "'Authorization: Bearer <LEADHOOK_CRON_SECRET>'",
+            }
     assert job(database, job_id)["status"] == "PENDING"  # nothing ran
 
 
@@ -73,7 +77,11 @@ def test_a_wrong_secret_is_401_and_runs_nothing(cron, database, seeded):
         for headers in attempts:
             response = call(cron, method, headers=headers, params={"limit": "x"})  # auth first
             assert response.status_code == 401, (method, headers)
-            assert response.json() == {"success": False, "error": "Unauthorized"}
+            assert response.json() == {
+                "success": False,
+                "error": "Unauthorized: send 'Authorization: Bearer <LEADHOOK_CRON_SECRET>' "
+                "(or the secret in an x-cron-secret header)",
+            }
     assert job(database, job_id)["status"] == "PENDING"
 
 
@@ -149,7 +157,8 @@ def test_a_pass_claims_no_more_than_the_limit(cron, database, seeded):
 
 
 @pytest.mark.parametrize(
-    "params", [{"limit": "0"}, {"limit": "x"}, {"budget_seconds": "-1"}, {"limit": "100000"}]
+    "params",
+    [{"limit": "0"}, {"limit": "x"}, {"limit": ""}, {"budget_seconds": "-1"}, {"limit": "100000"}],
 )
 def test_bad_parameters_are_400_once_authorised(cron, params):
     response = call(cron, headers={"x-cron-secret": SECRET}, params=params)

@@ -147,7 +147,8 @@ def test_ghl_order_of_checks():
     )
     assert rejected(ClientException, ghl, no_contact, OTHER) == "Missing contact_id"
     assert rejected(PermissionDeniedException, ghl, sample, OTHER) == (
-        "location.id 'loc_AbC123' does not belong to this client token"
+        "location.id 'loc_AbC123' does not belong to this client token: "
+        "send this workspace's events with its own token"
     )
 
 
@@ -210,7 +211,8 @@ def test_email_order_of_checks():
     )
     other = {"event": {"type": "EMAIL_OPENED", "workspace_id": 12345}}
     assert rejected(PermissionDeniedException, email, other, OTHER) == (
-        "event.workspace_id '12345' does not belong to this client token"
+        "event.workspace_id '12345' does not belong to this client token: "
+        "send this workspace's events with its own token"
     )
 
 

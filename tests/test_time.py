@@ -1,0 +1,20 @@
+"""Stored times: ISO-8601 UTC text with milliseconds, which compares in time order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+import db
+
+
+def test_stored_times_are_iso_utc_and_compare_as_text():
+    assert db.iso(datetime(999, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)) == "0999-01-02T03:04:05.678Z"
+    assert (
+        db.iso(datetime(2026, 1, 18, 11, 0, tzinfo=timezone(timedelta(hours=1))))
+        == "2026-01-18T10:00:00.000Z"
+    )
+    assert db.normalize_time("2026-01-18") == "2026-01-18T00:00:00.000Z"
+    with pytest.raises(ValueError, match="since must be an ISO-8601 time"):
+        db.normalize_time("0001-01-01T00:00:00+05:00", "since")
