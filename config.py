@@ -51,7 +51,7 @@ class Settings:
     # The model the openai provider requests, and its per-call timeout.
     ai_model: NonEmpty = "gpt-4o-mini"
     ai_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
-    job_concurrency: Count = 4
+    job_concurrency: Count = 64
     ghl_dedupe_window_seconds: Annotated[int, msgspec.Meta(ge=0)] = 7200
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024, le=64 * 1024 * 1024)] = 262_144
     # How long a webhook waits for its commit before answering 429 (the answer comes within it).

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from bench import _wrk, growth, ingest, jobs, telemetry
+from bench import _wrk, ai_drain, growth, ingest, jobs, telemetry
 
 
 def main() -> None:
-    for module in (ingest, jobs, telemetry, growth):
+    for module in (ingest, jobs, telemetry, ai_drain, growth):
         print(f"\n== {module.__name__}", flush=True)
         if module in (ingest, growth) and not _wrk.have_wrk():
             print("skipped: wrk is not installed (apt-get install wrk)")
