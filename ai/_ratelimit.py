@@ -8,14 +8,20 @@ is whole again) and the same three for ``-tokens``; past a limit it answers 429 
 jobs drains as fast as the provider allows and not faster. Rules, for each budget (requests:
 one per call; tokens: the call's estimate):
 
-- **Spread, not burst**: with ``remaining`` R left and the budget whole again in S seconds, a
-  call is followed by the next after ``S × units / R`` (one call every S/R seconds for
-  requests). A budget that is nearly whole (S small) lets calls go at once.
+- **Never faster than the limit, spread evenly**: calls go at most ``limit`` per minute, one
+  every ``60 s × units / limit`` (OpenAI's RPM and TPM, which OpenAI also enforces over shorter
+  periods: a minute's budget spent at once gets 429s). A reset that shows the budget refilling
+  clearly faster (a per-second limit: whole again after ``reset × limit / (limit - remaining)``
+  under 30 s) sets that shorter window.
+- **Spread over what is left**: with ``remaining`` R and the budget whole again in S seconds,
+  the next call goes ``S × units / R`` later (one every S/R seconds for requests).
 - **Nothing left**: R below what the call needs waits until the reset.
 - **A reset that passed** with no answer since: the budget is whole again, as large as the
   largest ``remaining`` an answer reported plus its call (at most ``x-ratelimit-limit-*``).
-- **Calls in flight** are not counted in the answer to an earlier request: ``remaining`` is
-  what the answer says minus what is still in flight.
+- **Calls in flight**: an answer describes the budget when its request was taken in, so its
+  reset counts from when that request was sent, and ``remaining`` is what it says less the
+  calls sent after it and not yet answered. An answer to a call sent before the last one taken
+  in says less, and only ends its call.
 - **429**: every call waits until ``Retry-After`` (``retry-after-ms``), or without one until
   the exhausted budget's reset (else 1 s). The call that got it raises, as before.
 - **Before the first answer**, at most :data:`FIRST_CALLS` calls go; the others wait for an
@@ -27,8 +33,10 @@ one per call; tokens: the call's estimate):
 
 The arithmetic is synchronous (:meth:`RateLimiter.reserve`, :meth:`RateLimiter.observe`,
 :meth:`RateLimiter.release`) on a monotonic clock that tests replace; :meth:`RateLimiter.acquire`
-sleeps until :meth:`~RateLimiter.reserve` admits the call. Every admitted call must end with
-exactly one ``observe`` (an answer, any status) or ``release`` (no answer).
+sleeps until :meth:`~RateLimiter.reserve` admits the call, waiting calls taking their turns
+first come, first served. Every admitted call must end with exactly one ``observe`` (an
+answer, any status) or ``release`` (no answer). One limiter per provider; the process has one
+provider (``app.state.ai``), so it paces every AI call of the process.
 """
 
 from __future__ import annotations
@@ -274,11 +282,13 @@ class RateLimiter:
         """Wait until a call needing ``tokens`` may go; it is then in flight (see the module
         doc for how it must end). Raises :class:`AIRateLimited` as :meth:`reserve`. Calls
         waiting take their turns first come, first served (only the first one looks)."""
-        slot = self.reserve(tokens)
-        if isinstance(slot, Slot):
-            return slot
+        turn = self._turn()
+        if not turn.locked():  # nobody waiting: maybe at once
+            slot = self.reserve(tokens)
+            if isinstance(slot, Slot):
+                return slot
         started = self.clock()
-        async with self._turn():
+        async with turn:
             while not isinstance(slot := self.reserve(tokens), Slot):
                 await asyncio.sleep(slot)
         self.waited += self.clock() - started
