@@ -1,6 +1,8 @@
-"""The application factory: routes, the store, the scheduler, one process; and the HTTP
-server that runs it (:func:`server`, :func:`serve`: the same stack and limits for
-``leadhook serve`` and the tests)."""
+"""The application factory: routes, the store, the delivery ledger, the scheduler, one
+process; the HTTP server that runs it (:func:`server`, :func:`serve`: the same stack and
+limits for ``leadhook serve`` and the tests); and :func:`replay_delivery`, which runs a
+stored delivery through its route again (``leadhook deliveries replay``; the console reaches
+it as ``app.state.replay_delivery``)."""
 
 from __future__ import annotations
 
@@ -18,11 +20,14 @@ from litestar.logging import LoggingConfig
 import ai
 import console
 import db
+import handlers
 import postprocess
 from config import Settings
 from handlers import (
     ROUTES,
     WEBHOOK_ROUTES,
+    Ledger,
+    Replayed,
     TokenCache,
     error_response,
     http_server,
@@ -57,6 +62,35 @@ def store_lifespan_factory(settings: Settings):
             store.close()
 
     return store_lifespan
+
+
+@asynccontextmanager
+async def ledger_lifespan(app: Litestar) -> AsyncIterator[None]:
+    """The delivery ledger on ``app.state.ledger``; rejected requests' rows still queued or
+    kept are written before the store closes."""
+    ledger = Ledger(app.state.store, app.state.settings)
+    app.state.ledger = ledger
+    try:
+        yield
+    finally:
+        await ledger.flush()
+        await ledger.close()
+
+
+async def replay_delivery(
+    store: db.Store,
+    settings: Settings,
+    delivery_id: int,
+    *,
+    now: datetime | None = None,
+    wake: Callable[[], None] | None = None,
+) -> Replayed:
+    """Run the ledger row ``delivery_id``'s stored body through its route's current code for
+    its client (dedupe applies; the replay is a ledger row of its own, ``replay_of`` the
+    original). ``wake``: the runner to wake when a job was created."""
+    return await handlers.replay_delivery(
+        store, settings, delivery_id, now=now or db.utcnow(), wake=wake
+    )
 
 
 def ai_lifespan_factory(prices: ai.PriceTable):
@@ -104,11 +138,19 @@ def create_app(
         template_config=console.TEMPLATE_CONFIG,
         lifespan=[
             store_lifespan_factory(settings),
+            ledger_lifespan,
             ai_lifespan_factory(ai_prices),
             scheduler_lifespan,
         ],
         exception_handlers={HTTPException: error_response, Exception: error_response},
-        state=State({"settings": settings, "clock": clock, "token_cache": TokenCache()}),
+        state=State(
+            {
+                "settings": settings,
+                "clock": clock,
+                "token_cache": TokenCache(),
+                "replay_delivery": replay_delivery,
+            }
+        ),
         openapi_config=None,  # leadhook's own document: handlers/openapi.py
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},

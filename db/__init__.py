@@ -1,9 +1,10 @@
 """The storage interface of leadhook: every SQL statement lives below this package.
 
 Public surface: :func:`open_store` and :class:`Store` (the named operations), the records
-(:class:`NewMessage`, :class:`LeadFields`, :class:`Client`, :class:`IngestResult`,
-:class:`JobResult`), the errors (:mod:`db.errors`), the vocabularies (:mod:`db.vocab`), time
-(:func:`utcnow`, :func:`iso`, :func:`parse_iso`, :func:`normalize_time`) and tokens
+(:class:`NewMessage`, :class:`LeadFields`, :class:`NewDelivery`, :class:`Client`,
+:class:`IngestResult`, :class:`JobResult`), the errors (:mod:`db.errors`), the vocabularies
+(:mod:`db.vocab`), time (:func:`utcnow`, :func:`iso`, :func:`parse_iso`,
+:func:`normalize_time`) and tokens
 (:func:`hash_token`). Backends live in subpackages (``db/sqlite/``); nothing outside ``db/``
 imports them.
 """
@@ -22,7 +23,16 @@ from db.errors import (
     DuplicateWorkspace,
     TokenRevoked,
 )
-from db.records import Client, IngestResult, JobResult, LeadFields, NewMessage, Row
+from db.records import (
+    Client,
+    IngestResult,
+    JobResult,
+    LeadFields,
+    NewDelivery,
+    NewMessage,
+    Row,
+    unsubscribe_answer,
+)
 from db.store import Store
 
 if TYPE_CHECKING:
@@ -40,6 +50,7 @@ __all__ = [
     "IngestResult",
     "JobResult",
     "LeadFields",
+    "NewDelivery",
     "NewMessage",
     "Row",
     "Store",
@@ -50,6 +61,7 @@ __all__ = [
     "normalize_time",
     "open_store",
     "parse_iso",
+    "unsubscribe_answer",
     "utcnow",
     "vocab",
 ]

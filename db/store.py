@@ -18,8 +18,8 @@ A backend is a subclass that provides the transport and an ``ops`` namespace:
 ``db/sqlite/`` is the embedded backend. Every backend passes ``tests/test_db_contract*.py``.
 
 Timestamps in and out are ISO-8601 UTC strings (``2026-01-18T10:00:00.123Z``). Every method
-is a coroutine (except :meth:`submit_interaction` and :meth:`close`); :attr:`sync` runs them
-from code without an event loop (the CLI).
+is a coroutine (except :meth:`submit_interaction`, :meth:`submit_delivery` and
+:meth:`close`); :attr:`sync` runs them from code without an event loop (the CLI).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from typing import Any
 
 from db._api_clients import ClientOperations
 from db._api_console import ConsoleOperations
+from db._api_deliveries import DeliveryOperations
 from db._api_ingest import IngestOperations
 from db._api_jobs import JobOperations
 from db._api_leads import LeadOperations
@@ -50,6 +51,7 @@ class Store(
     TelemetryOperations,
     MaintenanceOperations,
     ConsoleOperations,
+    DeliveryOperations,
 ):
     """One process's access to the database. See the module docstring; the operations are
     grouped by area in ``db/_api_*.py``."""
