@@ -10,17 +10,17 @@ import httpx
 import pytest
 
 from tests.conftest import load_payload, rows
-from tests.ledger_helpers import last_row, ledger_rows
+from tests.ledger_helpers import ledger_rows
 from tests.test_channels import CHANNELS, Channel
 
 # Per route: an event it ignores, and (where it has one) an unsubscribe and a 403.
 IGNORED = {
     "ghl": ("ghl_sms_workflow.json", {"message": {"body": "   "}}, None, "empty_message"),
-    "email": ("email_lead_replied.json", {"event": {"type": "EMAIL_OPENED"}}, "EMAIL_OPENED", None),
+    "email": ("email_lead_replied.json", {"event": {"type": "OPENED"}}, "OPENED", None),
     "linkedin": ("unipile_message_reaction.json", {}, "message_reaction", None),
-    "smartlead": ("smartlead_email_reply.json", {"event_type": "LINK_CLICKED"}, "LINK_CLICKED", None),
-    "instantly": ("instantly_reply_received.json", {"event_type": "email_opened"}, "email_opened", None),
-}  # fmt: skip
+    "smartlead": ("smartlead_email_reply.json", {"event_type": "CLICKED"}, "CLICKED", None),
+    "instantly": ("instantly_reply_received.json", {"event_type": "opened"}, "opened", None),
+}
 UNSUBSCRIBED = {
     "email": "email_lead_unsubscribed.json",
     "smartlead": "smartlead_lead_unsubscribed.json",
@@ -84,7 +84,8 @@ def test_stored_and_deduped_rows_name_their_message(http, channel, workspace, da
         assert row["error"] is None and row["replay_of"] is None
         assert row["received_at"] == channel.received_at == message["received_at"]
         assert row["duration_ms"] > 0
-        raw = json.dumps({**payload, "secret_key": workspace.token} if channel.secret_key else payload)
+        sent = {**payload, "secret_key": workspace.token} if channel.secret_key else payload
+        raw = json.dumps(sent)
         assert row["body_bytes"] == len(raw.encode())
         assert row["body_sha256"] == hashlib.sha256(raw.encode()).hexdigest()
         assert workspace.token not in row["body"]
@@ -117,7 +118,9 @@ def test_an_unsubscribe_is_a_stored_row_without_a_message(http, channel, workspa
     assert json.loads(row["answer"]) == response.json()
 
 
-def test_rejected_requests_after_a_valid_token_carry_the_client(serve, channel, workspace, database):
+def test_rejected_requests_after_a_valid_token_carry_the_client(
+    serve, channel, workspace, database
+):
     live = serve(scheduler_enabled=False, clock=lambda: channel.now, max_body_bytes=4096)
     with httpx.Client(base_url=live.url, timeout=30) as http:
         cases = [
@@ -126,7 +129,7 @@ def test_rejected_requests_after_a_valid_token_carry_the_client(serve, channel, 
         ]
         if channel.secret_key:  # the token in the body: the 400 must not depend on it
             cases = []
-        for content, status, error in cases:
+        for content, status, _ in cases:
             response = http.post(channel.path, content=content, headers=workspace.auth)
             assert response.status_code == status
         huge = json.dumps({**sample(channel), "pad": "x" * 10_000}).encode()

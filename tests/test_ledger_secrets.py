@@ -71,9 +71,7 @@ def test_no_token_or_secret_key_reaches_the_database_file(serve, make_workspace,
             http.post("/api/webhooks/ghl/sms", json=again, headers={"X-Leadhook-Token": old_token})
             .status_code
         )  # fmt: skip
-        statuses.append(
-            http.post("/api/webhooks/ghl/sms?token=" + rotated, json=again).status_code
-        )
+        statuses.append(http.post("/api/webhooks/ghl/sms?token=" + rotated, json=again).status_code)
     assert sorted(set(statuses)) == [200, 400, 401, 403], statuses
     found = ledger_rows(database_of(db_path), len(statuses))
     assert {r["outcome"] for r in found} == {"stored", "ignored", "rejected"}
