@@ -119,6 +119,7 @@ class Ledger:
         # Requests without a valid token past the per-minute cap: counted, not recorded
         # (since the process started; the metrics read it).
         self.unrecorded = 0
+        self.monotonic = time.monotonic  # the clock of the per-minute cap (tests set it)
         self._minute = -1
         self._in_minute = 0
 
@@ -217,7 +218,7 @@ class Ledger:
 
     def _admit_tokenless(self) -> bool:
         """Whether this minute's cap on rows without a valid token has room."""
-        minute = int(time.monotonic() // 60)
+        minute = int(self.monotonic() // 60)
         if minute != self._minute:
             self._minute, self._in_minute = minute, 0
         if self._in_minute >= self.per_minute:
