@@ -135,7 +135,7 @@ async def test_rejected_rows_are_queued_without_waiting(backend_store, client):
 
 
 def test_filters_order_and_keyset_pages(backend_store, client):
-    found, token_hash = client
+    found, _ = client
     other, _ = backend_store.sync.create_client(name="Other", now=T0)
     s = backend_store.sync
     times = [f"2026-01-18T10:{m:02d}:00.000Z" for m in range(10)]
@@ -215,14 +215,14 @@ def test_retention_prunes_rows_and_bodies_in_batches(backend_store, client):
     found, token_hash = client
     s = backend_store.sync
     old = [f"2026-01-0{d}T10:00:00.000Z" for d in range(1, 6)]
-    for n, at in enumerate(old + [T0]):
+    for n, at in enumerate([*old, T0]):
         s.ingest(found.id, token_hash, message(found.id, f"k{n}", at), lead(),
                  delivery=row(found.id, at, body=f'{{"n": {n}}}', body_sha256="h"))  # fmt: skip
     assert s.prune_delivery_bodies(before="2026-01-04T00:00:00.000Z", batch=2) == 2
     assert s.prune_delivery_bodies(before="2026-01-04T00:00:00.000Z", batch=2) == 1
     assert s.prune_delivery_bodies(before="2026-01-04T00:00:00.000Z", batch=2) == 0
     kept = {r["received_at"]: r["body_kept"] for r in s.find_deliveries({})}
-    assert [kept[at] for at in old + [T0]] == [0, 0, 0, 1, 1, 1]
+    assert [kept[at] for at in [*old, T0]] == [0, 0, 0, 1, 1, 1]
     assert all(r["body_sha256"] == "h" for r in s.find_deliveries({}))  # the hash stays
     assert s.prune_deliveries(before="2026-01-03T00:00:00.000Z", batch=1) == 1
     assert s.prune_deliveries(before="2026-01-03T00:00:00.000Z", batch=5) == 1
