@@ -108,7 +108,7 @@ async def test_maintenance_prunes_bodies_and_rows_past_their_retention(
                 outcome="ignored",
                 body="{}",
                 body_sha256="x",
-            )  # fmt: skip
+            )
         )
     await store.flush()
 
