@@ -149,6 +149,7 @@ def create_app(
                 "clock": clock,
                 "token_cache": TokenCache(),
                 "replay_delivery": replay_delivery,
+                "webhook_routes": handlers.WEBHOOK_PATHS,
             }
         ),
         openapi_config=None,  # leadhook's own document: handlers/openapi.py
