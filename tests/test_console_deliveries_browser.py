@@ -10,16 +10,14 @@ import pytest
 
 import handlers.email
 from tests.conftest import load_payload
-from tests.test_console_browser import (  # noqa: F401 - fixtures
-    IMAGES,
-    _chromium_installed,
-    browser,
-    login,
-    one,
-    site,
-)
+from tests import test_console_browser as console_browser
+from tests.test_console_browser import IMAGES, login, one
 
 pytestmark = pytest.mark.browser
+# The fixtures of the console's browser tests: Chromium, and a seeded console with a page.
+_chromium_installed = console_browser._chromium_installed
+browser = console_browser.browser
+site = console_browser.site
 EMAIL = "/api/webhooks/email"
 
 
