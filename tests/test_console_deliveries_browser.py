@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 import handlers.email
-from tests.conftest import load_payload
 from tests import test_console_browser as console_browser
+from tests.conftest import load_payload
 from tests.test_console_browser import IMAGES, login, one
 
 pytestmark = pytest.mark.browser
