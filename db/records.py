@@ -102,7 +102,7 @@ class IngestResult:
     job_enqueued: bool
 
     def answer(self) -> dict[str, Any]:
-        """The webhook's answer for it (stored in the ledger row with the message)."""
+        """The webhook's answer for it."""
         return {
             "success": True,
             "deduped": self.deduped,
@@ -111,13 +111,22 @@ class IngestResult:
             "jobEnqueued": self.job_enqueued,
         }
 
+    def answer_json(self) -> str:
+        """:meth:`answer` as compact JSON (as the ledger row stores it; no encoder needed for
+        two booleans and two integers)."""
+        return (
+            f'{{"success":true,"deduped":{"true" if self.deduped else "false"},'
+            f'"messageId":{int(self.message_id)},"leadId":{int(self.lead_id)},'
+            f'"jobEnqueued":{"true" if self.job_enqueued else "false"}}}'
+        )
+
 
 def unsubscribe_answer(lead_id: int) -> dict[str, Any]:
     """The webhook's answer to an unsubscribe (stored in the ledger row with it)."""
     return {"success": True, "leadId": lead_id, "status": BLACKLISTED}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NewDelivery:
     """One ``deliveries`` row (the delivery ledger) as the webhook flow knows it.
 

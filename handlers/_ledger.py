@@ -9,10 +9,10 @@ commits with the message and job, or not at all) or records a rejected request w
 (:class:`handlers._ledger_kept.KeptRows` keeps rows the database cannot take now, bounded,
 and writes them when it can).
 
-Secrets never reach a row: the request's token (wherever it appears in the body, the error
-or the payload's values), anything shaped like a leadhook token (``lh_`` and 43 characters:
-another workspace's, a rotated one) and every ``secret_key`` value are replaced by
-``[redacted]``; the
+Secrets never reach a row: every leadhook token (wherever it appears in the body, the error
+or the payload's values: the request's own, another workspace's, a rotated one; found by its
+shape, ``lh_`` and 43 characters, the only shape leadhook issues) and every ``secret_key``
+value are replaced by ``[redacted]``; the
 route is its path, never the query string (``?token=``). A body is kept (redacted) only when
 ``LEADHOOK_LEDGER_BODY_DAYS`` is not 0 and the request had a valid token: a request without
 one is recorded without its body (its size from ``Content-Length``), and at most
@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 import db
 from db import NewDelivery
 from db.tokens import TOKEN_PATTERN, TOKEN_PREFIX
-from handlers._auth import token_from
 from handlers._errors import describe
 from handlers._ledger_kept import KeptRows
 
@@ -80,14 +79,14 @@ def redact(text: str | None, secrets: tuple[str, ...]) -> str | None:
     return text
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """One request's ledger facts, filled in as the flow learns them."""
 
     route: str
     received_at: str
     started: float
-    token: str | None = None  # what the request sent: only ever used to redact
+    token: str | None = None  # a secret to redact besides the shapes (tests, tools)
     client_id: int | None = None  # set once the token is valid
     raw: bytes | None = None  # the body, once read
     replay_of: int | None = None
@@ -127,7 +126,7 @@ class Ledger:
         """The entry of a request that reached ``route`` (None when the ledger is off)."""
         if not self.enabled:
             return None
-        return Entry(route, received_at, time.monotonic(), token=token_from(request))
+        return Entry(route, received_at, time.monotonic())
 
     # -- rows -----------------------------------------------------------------------------------
 

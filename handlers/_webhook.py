@@ -150,7 +150,7 @@ def webhook_route(
         with ai_telemetry_source(path):
             try:
                 caller = await authenticate(request)
-            except HTTPException as exc:
+            except Exception as exc:  # a 401 (or a 400, 413 of SmartLead's body): no client
                 ledger_rejected(request, entry, exc)
                 raise
             if entry is not None:

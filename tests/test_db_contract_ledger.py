@@ -5,6 +5,7 @@ keyset pages, a delivery's detail, deliveries per hour, and retention. Tested on
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -85,6 +86,27 @@ def test_the_row_and_the_message_commit_together_or_not_at_all(backend_store, cl
     with pytest.raises(db.TokenRevoked):
         s.ingest(found.id, "not-the-hash", message(found.id, "k2"), lead(), delivery=row(found.id))
     assert s.find_deliveries({}) == []
+
+
+@pytest.mark.anyio
+async def test_a_bad_row_fails_its_own_delivery_only(backend_store, client):
+    found, token_hash = client
+    rows_ = [row(found.id, status_code=99 if n == 2 else 200) for n in range(5)]
+    results = await asyncio.gather(
+        *(
+            backend_store.ingest(found.id, token_hash, message(found.id, f"k{n}"), lead(),
+                                 delivery=rows_[n])
+            for n in range(5)
+        ),
+        return_exceptions=True,
+    )  # fmt: skip
+    assert [isinstance(r, db.DatabaseError) for r in results] == [False, False, True, False, False]
+    listed = await backend_store.find_deliveries({})
+    assert sorted(r["message_id"] for r in listed) == sorted(
+        r.message_id for r in results if not isinstance(r, Exception)
+    )
+    jobs = await backend_store.list_jobs(status=None, job_type=None, limit=10)
+    assert len(jobs) == 4
 
 
 def test_unsubscribe_and_ignored_rows_check_the_token_in_their_transaction(backend_store, client):

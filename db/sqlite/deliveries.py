@@ -31,7 +31,8 @@ _COLUMNS = (
     "received_at, route, client_id, status_code, outcome, error, event_type, message_id, "
     "dedupe_key, duration_ms, body_bytes, body_sha256, body, answer, replay_of"
 )
-_INSERT = f"INSERT INTO deliveries ({_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+_INSERT_HEAD = f"INSERT INTO deliveries ({_COLUMNS})"
+_INSERT = f"{_INSERT_HEAD} VALUES ({', '.join('?' * 15)})"
 # What a list shows: everything but the body (a list of 500 rows must stay small).
 _LISTED = (
     "deliveries.id, received_at, route, client_id, status_code, outcome, error, event_type, "
@@ -46,38 +47,44 @@ def insert_delivery(
     *,
     outcome: str | None = None,
     message_id: int | None = None,
-    answer: dict[str, Any] | None = None,
-) -> int:
+    answer: dict[str, Any] | str | None = None,
+    defer: bool = False,
+) -> int | None:
     """Insert ``delivery`` (``outcome``, ``message_id`` and ``answer`` as the write decided
-    them, else the record's own); ``duration_ms`` is measured now unless the record has it."""
-    duration = getattr(delivery, "duration_ms", None)
+    them, else the record's own; ``answer`` a dict or its JSON); ``duration_ms`` is measured
+    now unless the record has it. ``defer``: leave the insert to the end of the writer's batch
+    (the same transaction: :mod:`db.sqlite._writer`); then no id is returned."""
+    duration = delivery.duration_ms
     if duration is None:
         duration = round((time.monotonic() - delivery.started) * 1000, 3)
     outcome = outcome or delivery.outcome
     if outcome not in DELIVERY_OUTCOMES:
         raise ValueError(f"not a delivery outcome: {outcome!r}")
-    text = delivery.answer if answer is None else json.dumps(answer, separators=(",", ":"))
-    cursor = db.execute(
-        _INSERT,
-        (
-            delivery.received_at,
-            delivery.route,
-            delivery.client_id,
-            delivery.status_code,
-            outcome,
-            delivery.error,
-            delivery.event_type,
-            delivery.message_id if message_id is None else message_id,
-            delivery.dedupe_key,
-            duration,
-            delivery.body_bytes,
-            delivery.body_sha256,
-            delivery.body,
-            text,
-            delivery.replay_of,
-        ),
+    text = delivery.answer if answer is None else answer
+    if isinstance(text, dict):
+        text = json.dumps(text, separators=(",", ":"))
+    row = (
+        delivery.received_at,
+        delivery.route,
+        delivery.client_id,
+        delivery.status_code,
+        outcome,
+        delivery.error,
+        delivery.event_type,
+        delivery.message_id if message_id is None else message_id,
+        delivery.dedupe_key,
+        duration,
+        delivery.body_bytes,
+        delivery.body_sha256,
+        delivery.body,
+        text,
+        delivery.replay_of,
     )
-    return cursor.lastrowid
+    deferred = getattr(db, "deferred_rows", None) if defer else None
+    if deferred is not None:
+        deferred.setdefault(_INSERT_HEAD, []).append(row)
+        return None
+    return db.conn.execute(_INSERT, row).lastrowid
 
 
 def record_delivery(db: Database, delivery: NewDelivery) -> int:
@@ -92,10 +99,10 @@ def record_deliveries(db: Database, deliveries: list[NewDelivery]) -> list[int]:
 
 def record_ignored(
     db: Database, client_id: int, token_hash: str | None, delivery: NewDelivery
-) -> int:
+) -> None:
     """The ``record_ignored`` operation: the token re-check, then the ignored row."""
     check_caller(db, client_id, token_hash)
-    return insert_delivery(db, delivery, outcome="ignored")
+    insert_delivery(db, delivery, outcome="ignored", defer=True)
 
 
 # -- reading --------------------------------------------------------------------------------------

@@ -49,7 +49,12 @@ def ingest(
     if delivery is not None:
         outcome = DEDUPED if result.deduped else STORED
         insert_delivery(
-            db, delivery, outcome=outcome, message_id=result.message_id, answer=result.answer()
+            db,
+            delivery,
+            outcome=outcome,
+            message_id=result.message_id,
+            answer=result.answer_json(),
+            defer=True,
         )
     return result
 
@@ -67,7 +72,8 @@ def unsubscribe(
     check_caller(db, client_id, token_hash)
     lead_id = mark_unsubscribed(db, client_id, lead, now)
     if delivery is not None:
-        insert_delivery(db, delivery, outcome=STORED, answer=unsubscribe_answer(lead_id))
+        answer = unsubscribe_answer(lead_id)
+        insert_delivery(db, delivery, outcome=STORED, answer=answer, defer=True)
     return lead_id
 
 
