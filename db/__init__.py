@@ -44,6 +44,7 @@ __all__ = [
     "Row",
     "Store",
     "TokenRevoked",
+    "copy_to_postgres",
     "hash_token",
     "hold_server_lock",
     "is_database_url",
@@ -103,6 +104,16 @@ def redact(target: str | Path) -> str:
     from db.postgres._transport import redact as redact_url
 
     return redact_url(str(target))
+
+
+def copy_to_postgres(source: str | Path, url: str) -> dict[str, int]:
+    """Copy the SQLite database ``source`` into the empty Postgres database ``url`` (every
+    table, ids kept, sequences past them; ``leadhook db copy``); returns the rows per table,
+    verified equal on both sides. :class:`DatabaseError` (nothing kept) when the target is
+    not empty or the copy fails; :class:`DatabaseMissing` when there is no ``source``."""
+    from db.postgres.copy import copy_to_postgres as copy
+
+    return copy(str(source), url)
 
 
 def hold_server_lock(target: str | Path, *, command: str = "") -> ServerLock | None:

@@ -37,7 +37,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import psycopg_pool
-from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
 from db.errors import DatabaseError, DatabaseUnavailable

@@ -1,8 +1,8 @@
 """The Postgres backend's operations, by the names of :class:`db.Store`'s methods.
 
 Each is a function ``fn(conn, *args)`` run by :mod:`db.postgres._transport` in a transaction
-of its own (writes) or in autocommit mode (reads). ``tests/test_db_contract.py`` checks that every method of the
-interface has its operation here.
+of its own (writes) or in autocommit mode (reads). ``tests/test_db_contract.py`` checks that
+every method of the interface has its operation here.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Postgres types for SQLite's: ``bigint`` identities for ``INTEGER PRIMARY KEY`` (``BY
 DEFAULT``, so a copy keeps its ids), ``timestamptz`` for the ISO text timestamps, ``double
 precision`` for ``REAL``; the dedupe columns compare byte by byte (``COLLATE "C"``, as
-SQLite's ``BINARY``: the GoHighLevel repeat chain is a range of the index); an email matched case-insensitively is indexed on ``lower(email)``.
+SQLite's ``BINARY``: the GoHighLevel repeat chain is a range of the index); an email, matched
+case-insensitively, is indexed on ``lower(email)``.
 """
 
 from __future__ import annotations
