@@ -9,9 +9,11 @@ from SQLite, and why the guarantees still hold with many processes:
   DO NOTHING RETURNING`` and a re-read of the winner); read-then-write steps (the GoHighLevel
   repeat chain, finding or creating a lead, the pruned-jobs check) are serialised per key by
   transaction advisory locks or re-checked after the write;
-- jobs: claims take ``FOR UPDATE SKIP LOCKED`` rows; every commit that makes a job due sends
-  ``NOTIFY leadhook_jobs``, which :meth:`PostgresStore.listen_for_jobs` turns into a call of
-  the runner's wake in every process (the poll stays the fallback);
+- jobs: claims take ``FOR UPDATE SKIP LOCKED`` rows; every commit that makes a job due is
+  followed by ``NOTIFY leadhook_jobs`` (:mod:`db.postgres._notify`: sent right after the
+  commit, not inside it, so commits are not serialised), which
+  :meth:`PostgresStore.listen_for_jobs` turns into a call of the runner's wake in every
+  process (the poll stays the fallback);
 - the daily maintenance runs in one process a day (:meth:`PostgresStore.maintenance_turn`:
   ``pg_try_advisory_lock`` and the time of the last run);
 - migrations run under ``pg_advisory_lock`` (:mod:`db.postgres.migrations`), so servers
@@ -36,7 +38,7 @@ from typing import Any
 
 from db.errors import DatabaseMissing, DatabaseUnavailable
 from db.postgres import ops
-from db.postgres._notify import JobListener
+from db.postgres._notify import JobListener, JobNotifier
 from db.postgres._sql import MAINTENANCE_LOCK, one
 from db.postgres._transport import Transport, connect, redact
 from db.postgres.migrations import migrate, schema_exists
@@ -87,6 +89,8 @@ class PostgresStore(Store):
                 if apply_migrations:
                     self.applied_migrations = migrate(conn)
         self.transport = Transport(url, pool_size=pool_size)
+        self.notifier = JobNotifier(url)
+        self.transport.on_jobs_due = self.notifier.request
         self._listeners: list[JobListener] = []
 
     # -- transport ----------------------------------------------------------------------------
@@ -128,6 +132,7 @@ class PostgresStore(Store):
         self._listeners.clear()
         super().close()
         self.transport.close()
+        self.notifier.stop()
 
     # -- many processes -----------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ of a ``bigint`` and ``round(numeric, n)`` give) as an int when integral, else a 
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,10 +55,25 @@ def lock_keys(conn: psycopg.Connection, keys: list[str]) -> None:
     )
 
 
+_due = threading.local()
+
+
 def notify_jobs(conn: psycopg.Connection) -> None:
-    """Wake the runners of every process once this transaction commits (Postgres delivers a
-    NOTIFY only on commit, and folds identical ones of a transaction into one)."""
-    conn.execute(NOTIFY_JOBS)
+    """Wake the runners of every process once this transaction commits: the transport sees
+    the mark after the commit and hands it to the process's notifier, which sends
+    ``NOTIFY leadhook_jobs`` on a connection of its own (coalesced: one for a burst).
+
+    Not a NOTIFY inside the transaction: Postgres serialises the commits of transactions that
+    NOTIFY (a database-wide lock held until their commit record is flushed), which would
+    make every webhook's commit wait for the previous one's fsync across all processes."""
+    _due.jobs = True
+
+
+def take_jobs_due() -> bool:
+    """Whether the transaction just run on this thread made a job due (and forget it)."""
+    due = getattr(_due, "jobs", False)
+    _due.jobs = False
+    return due
 
 
 class IsoTimestampLoader(Loader):

@@ -10,13 +10,15 @@ one thread hop per operation (tens of microseconds, small beside a commit's fsyn
 context variables of the caller are copied into the worker, as SQLite's writer does.
 
 A write is ``BEGIN``; ``SET LOCAL statement_timeout`` (what is left of its timeout); the
-operation; ``COMMIT``, on a connection in autocommit mode (one round trip for the first two).
-Its result is handed back only after the commit. A write that cannot finish within its
-timeout is rolled back and raises :class:`DatabaseUnavailable`: nothing of it is kept. A
-deadlock or serialization failure is retried (at most :data:`RETRIES` times, within the
-timeout): an operation touches nothing but the database, so running it again is safe. Reads
-run in autocommit mode (each statement its own snapshot, as SQLite's WAL readers do without
-a transaction).
+operation; ``COMMIT``, on a connection in autocommit mode (one round trip for the first
+two). Its result is handed back only after the commit; a commit that made a job due then
+calls :attr:`Transport.on_jobs_due` (the process's
+:class:`db.postgres._notify.JobNotifier`). A write that cannot finish within its timeout is
+rolled back and raises :class:`DatabaseUnavailable`: nothing of it is kept. A deadlock or
+serialization failure is retried (at most :data:`RETRIES` times, within the timeout): an
+operation touches nothing but the database, so running it again is safe. Reads run in
+autocommit mode (each statement its own snapshot, as SQLite's WAL readers do without a
+transaction).
 
 Error map: connection refused or lost, server shutting down, too many connections, a pool
 with no free connection in time, statement or lock timeout, deadlock, serialization failure,
@@ -40,7 +42,7 @@ import psycopg_pool
 from psycopg.rows import dict_row
 
 from db.errors import DatabaseError, DatabaseUnavailable
-from db.postgres._sql import register_loaders
+from db.postgres._sql import register_loaders, take_jobs_due
 
 log = logging.getLogger("leadhook.db")
 RETRIES = 3
@@ -142,6 +144,8 @@ class Transport:
         self._pending: set[Future] = set()
         self._pending_lock = threading.Lock()
         self.closed = False
+        # Called after a commit that made a job due (the store's notifier); None: nobody.
+        self.on_jobs_due: Callable[[], None] | None = None
 
     # -- running operations -------------------------------------------------------------------
 
@@ -182,6 +186,7 @@ class Transport:
             left_ms = None if deadline is None else int((deadline - time.monotonic()) * 1000)
             if left_ms is not None and left_ms <= 0:
                 raise DatabaseUnavailable("the write was not started in time")
+            take_jobs_due()  # nothing left over from another transaction of this thread
             if left_ms is None:
                 conn.execute("BEGIN")
             else:
@@ -191,10 +196,17 @@ class Transport:
                 if deadline is not None and time.monotonic() > deadline:
                     raise DatabaseUnavailable("the write was not committed in time")
             except BaseException:
+                take_jobs_due()
                 if not conn.closed and not conn.broken:
                     conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                take_jobs_due()
+                raise
+            if take_jobs_due() and self.on_jobs_due is not None:
+                self.on_jobs_due()
             return result
 
     def call(
