@@ -11,6 +11,7 @@ of a ``bigint`` and ``round(numeric, n)`` give) as an int when integral, else a 
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -41,18 +42,22 @@ def one(conn: psycopg.Connection, sql: str, params: Any = None) -> dict | None:
     return found[0] if found else None
 
 
-def lock_keys(conn: psycopg.Connection, keys: list[str]) -> None:
+def lock_key(key: str) -> int:
+    """The 64-bit advisory lock key of a text (BLAKE2b: the same in every process)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def lock_keys(conn: psycopg.Connection, keys: list[str], *, before: str = "") -> None:
     """Take transaction advisory locks on ``keys`` (texts hashed to 64 bits), in one global
     order so that two transactions taking overlapping sets cannot deadlock on them. Held
-    until the transaction ends: what a read-then-write must not interleave with."""
-    if not keys:
-        return
-    conn.execute(
-        """SELECT pg_advisory_xact_lock(h) FROM (
-               SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(%s::text[]) AS k
-               ORDER BY 1) AS ordered""",
-        (sorted(set(keys)),),
-    )
+    until the transaction ends: what a read-then-write must not interleave with. ``before``:
+    a statement without parameters sent in the same round trip (a ``SAVEPOINT``)."""
+    statements = [before] if before else []
+    statements += [
+        f"SELECT pg_advisory_xact_lock({k})" for k in sorted({lock_key(k) for k in keys})
+    ]
+    if statements:
+        conn.execute("; ".join(statements))  # literals only: one round trip
 
 
 _due = threading.local()

@@ -96,6 +96,12 @@ def check_token(conn: psycopg.Connection, client_id: int, token_hash: str) -> No
         "SELECT token_hash, disabled_at FROM clients WHERE id = %s FOR SHARE",
         (client_id,),
     )
+    token_is_valid(row, token_hash)
+
+
+def token_is_valid(row: dict | None, token_hash: str) -> None:
+    """Raise :class:`TokenRevoked` unless ``row`` (``token_hash``, ``disabled_at`` of the
+    client, read ``FOR SHARE``) still accepts ``token_hash``."""
     if row is None or not hmac.compare_digest(row["token_hash"], token_hash):
         raise TokenRevoked("the client token is no longer valid")
     if row["disabled_at"] is not None:

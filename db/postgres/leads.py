@@ -30,14 +30,17 @@ def find_or_create_lead(
     *,
     now: str,
     touch: tuple[str, str] | None = None,
+    savepoint: str = "",
 ) -> int:
     """The id of the client's lead for these identifiers, created if none matches (see
-    :func:`db.sqlite.leads.find_or_create_lead`)."""
+    :func:`db.sqlite.leads.find_or_create_lead`). ``savepoint``: a SAVEPOINT to open first,
+    in the same round trip as the locks."""
     lead = lead.cleaned()
     values = {f.name: getattr(lead, f.name) for f in fields(lead)}
     values["phone_digits"] = phone_digits(lead.phone)
     present = [c for c in _MATCH_ORDER if values[c] is not None]
-    lock_keys(conn, [f"lead:{client_id}:{c}:{values[c]}" for c in present])
+    keys = [f"lead:{client_id}:{c}:{values[c]}" for c in present]
+    lock_keys(conn, keys, before=f"SAVEPOINT {savepoint}" if savepoint else "")
     found = _best_match(conn, client_id, values)
     if found is None:
         found = _insert(conn, client_id, values, now, touch)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import psycopg
 
 from db.postgres._sql import lock_keys, one, rows
-from db.postgres.clients import check_token
+from db.postgres.clients import check_token, token_is_valid
 from db.postgres.jobs import enqueue_job
 from db.postgres.leads import find_or_create_lead, mark_unsubscribed, opt_out, set_lead_sentiment
 from db.records import IngestResult, LeadFields, NewMessage
@@ -29,10 +29,40 @@ def ingest(
     message: NewMessage,
     lead: LeadFields,
 ) -> IngestResult:
-    check_token(conn, client_id, token_hash)
+    """The token re-check, then :func:`ingest_message`. For a plain dedupe key the check and
+    the look-up of the stored message are one statement (one round trip fewer)."""
     if message.client_id != client_id:
         raise ValueError("the message belongs to another client than the token")
-    return ingest_message(conn, message, lead)
+    if message.dedupe_column not in DEDUPE_COLUMNS:
+        raise ValueError(f"not a dedupe column: {message.dedupe_column}")
+    column, key = message.dedupe_column, message.dedupe_value
+    if message.repeat_window_seconds is None:
+        row = one(
+            conn,
+            f"""SELECT c.token_hash, c.disabled_at, m.id, m.lead_id
+                  FROM clients AS c LEFT JOIN messages AS m
+                    ON m.client_id = c.id AND m.{column} = %s
+                 WHERE c.id = %s FOR SHARE OF c""",
+            (key, client_id),
+        )
+        token_is_valid(row, token_hash)
+        assert row is not None
+        existing = {"id": row["id"], "lead_id": row["lead_id"]} if row["id"] is not None else None
+        return ingest_message(conn, message, lead, found=(existing, key))
+    # The chain is read, then written: one transaction at a time per (client, key). The
+    # lock comes first, so the read after it (with the token check) sees the last commit.
+    lock_keys(conn, [f"message:{client_id}:{column}:{key}"])
+    found = rows(
+        conn,
+        f"""SELECT c.token_hash, c.disabled_at, m.id, m.lead_id, m.received_at, m.{column} AS key
+              FROM clients AS c LEFT JOIN messages AS m
+                ON m.client_id = c.id AND m.{column} >= %(key)s AND m.{column} < %(end)s
+             WHERE c.id = %(client)s FOR SHARE OF c""",
+        {"client": client_id, "key": key, "end": key + "#~"},
+    )
+    token_is_valid(found[0] if found else None, token_hash)
+    chain = [r for r in found if r["id"] is not None]
+    return ingest_message(conn, message, lead, found=_repeat_of(message, chain))
 
 
 def unsubscribe(
@@ -42,17 +72,25 @@ def unsubscribe(
     return mark_unsubscribed(conn, client_id, lead, now)
 
 
-def ingest_message(conn: psycopg.Connection, message: NewMessage, lead: LeadFields) -> IngestResult:
+def ingest_message(
+    conn: psycopg.Connection,
+    message: NewMessage,
+    lead: LeadFields,
+    found: tuple[dict | None, str] | None = None,
+) -> IngestResult:
     """Store ``message`` once and upsert its post-process job, in the caller's transaction
-    (see :func:`db.sqlite.messages.ingest_message`)."""
+    (see :func:`db.sqlite.messages.ingest_message`); ``found``: the stored message and the
+    key, when the caller looked them up already. The savepoint is never released: the
+    commit releases it."""
     if message.dedupe_column not in DEDUPE_COLUMNS:
         raise ValueError(f"not a dedupe column: {message.dedupe_column}")
     now = message.received_at
-    existing, key = _existing_for(conn, message)
+    existing, key = found if found is not None else _existing_for(conn, message)
     if existing is None:
-        conn.execute("SAVEPOINT ingest_message")
         touch = (message.direction, message.sent_at)
-        lead_id = find_or_create_lead(conn, message.client_id, lead, now=now, touch=touch)
+        lead_id = find_or_create_lead(
+            conn, message.client_id, lead, now=now, touch=touch, savepoint="ingest_message"
+        )
         message_id = _insert(conn, message, lead_id, key)
         if message_id is None:  # another transaction's insert committed first
             conn.execute("ROLLBACK TO SAVEPOINT ingest_message")
@@ -60,7 +98,6 @@ def ingest_message(conn: psycopg.Connection, message: NewMessage, lead: LeadFiel
             assert existing is not None
         elif _opts_out(message):
             opt_out(conn, lead_id, now)
-        conn.execute("RELEASE SAVEPOINT ingest_message")
     deduped = existing is not None
     if existing is not None:
         message_id, lead_id = existing["id"], existing["lead_id"]
@@ -88,11 +125,11 @@ def _opts_out(message: NewMessage) -> bool:
 
 
 def _existing_for(conn: psycopg.Connection, message: NewMessage) -> tuple[dict | None, str]:
+    """The stored message this delivery repeats (or None), and the key to insert under, for
+    a caller that did not look (:func:`ingest` does)."""
     key = message.dedupe_value
-    window = message.repeat_window_seconds
-    if window is None:
+    if message.repeat_window_seconds is None:
         return _by_key(conn, message.client_id, message.dedupe_column, key), key
-    # The chain is read, then written: one transaction at a time per (client, key).
     lock_keys(conn, [f"message:{message.client_id}:{message.dedupe_column}:{key}"])
     chain = rows(
         conn,
@@ -101,6 +138,14 @@ def _existing_for(conn: psycopg.Connection, message: NewMessage) -> tuple[dict |
               AND {message.dedupe_column} < %(end)s""",
         {"client": message.client_id, "key": key, "end": key + "#~"},
     )
+    return _repeat_of(message, chain)
+
+
+def _repeat_of(message: NewMessage, chain: list[dict]) -> tuple[dict | None, str]:
+    """Given the stored chain of a content key (the key and its ``#N`` repeats), the message
+    this delivery repeats (or None) and the key to insert under."""
+    key = message.dedupe_value
+    window = message.repeat_window_seconds
     chain = [row for row in chain if row["key"] == key or row["key"].startswith(key + "#")]
     if not chain:
         return None, key
