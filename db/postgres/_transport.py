@@ -16,7 +16,9 @@ calls :attr:`Transport.on_jobs_due` (the process's
 :class:`db.postgres._notify.JobNotifier`). A write that cannot finish within its timeout is
 rolled back and raises :class:`DatabaseUnavailable`: nothing of it is kept. A deadlock or
 serialization failure is retried (at most :data:`RETRIES` times, within the timeout): an
-operation touches nothing but the database, so running it again is safe. Reads run in
+operation touches nothing but the database, so running it again is safe. So is one whose
+pooled connection the server had closed (a restart, a failover), found before the operation
+started (a read: whenever it is found); it runs again on another connection. Reads run in
 autocommit mode (each statement its own snapshot, as SQLite's WAL readers do without a
 transaction).
 
@@ -96,6 +98,11 @@ def connect(url: str, **kwargs: Any) -> psycopg.Connection:
     return conn
 
 
+class _Stale(Exception):
+    """A pooled connection the server closed (a restart, a failover, an idle timeout), found
+    before anything ran on it: safe to try again on another one."""
+
+
 class WriteHealth:
     """Writes refused for want of the database since the last one that committed."""
 
@@ -152,11 +159,19 @@ class Transport:
     def run(self, fn: Callable[..., Any], args: tuple, timeout: float | None, write: bool) -> Any:
         """Run ``fn(conn, *args)`` (on the calling thread): a transaction for a write."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        attempt = 0
+        attempt = stale = 0
         while True:
             attempt += 1
             try:
                 result = self._once(fn, args, deadline, write)
+            except _Stale as exc:
+                stale += 1
+                if stale <= self.pool.max_size:  # the pool drops it: the next one is fresh
+                    attempt -= 1
+                    continue
+                error = mapped(exc.__cause__ or exc)
+                self.health.failed(error)
+                raise error from None
             except psycopg.Error as exc:
                 code = getattr(exc, "sqlstate", None)
                 left = None if deadline is None else deadline - time.monotonic()
@@ -182,15 +197,27 @@ class Transport:
         wait = CONNECT_TIMEOUT if deadline is None else max(0.001, deadline - time.monotonic())
         with self.pool.connection(timeout=wait) as conn:
             if not write:
-                return fn(conn, *args)
+                try:
+                    return fn(conn, *args)
+                except psycopg.OperationalError as exc:
+                    if conn.broken or conn.closed:  # a read may run again anywhere
+                        raise _Stale() from exc
+                    raise
             left_ms = None if deadline is None else int((deadline - time.monotonic()) * 1000)
             if left_ms is not None and left_ms <= 0:
                 raise DatabaseUnavailable("the write was not started in time")
             take_jobs_due()  # nothing left over from another transaction of this thread
-            if left_ms is None:
-                conn.execute("BEGIN")
-            else:
-                conn.execute(f"BEGIN; SET LOCAL statement_timeout = {max(1, left_ms)}")
+            begin = (
+                "BEGIN"
+                if left_ms is None
+                else f"BEGIN; SET LOCAL statement_timeout = {max(1, left_ms)}"
+            )
+            try:
+                conn.execute(begin)
+            except psycopg.OperationalError as exc:
+                if conn.broken or conn.closed:  # nothing of the operation ran yet
+                    raise _Stale() from exc
+                raise
             try:
                 result = fn(conn, *args)
                 if deadline is not None and time.monotonic() > deadline:
