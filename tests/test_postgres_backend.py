@@ -241,3 +241,31 @@ def test_a_write_that_cannot_commit_in_time_keeps_nothing(two_stores, client, pg
             )
         blocker.rollback()
     assert store.sync.console_overview(now=LATER)["messages_total"] == 0
+
+
+@pytest.mark.anyio
+async def test_the_scheduled_maintenance_runs_in_one_of_two_processes_a_day(two_stores, caplog):
+    """The scheduler's daily job in two processes at once, then again the same day: the
+    maintenance runs once (``maintenance done`` is logged by the run itself)."""
+    import logging
+    import types
+
+    from config import Settings
+    from scheduler import _lifespan
+
+    class Scheduler:  # what _schedule_maintenance hands the job to
+        def add_job(self, fn, *args, **kwargs):
+            self.fn = fn
+
+    daily = []
+    for store in two_stores:
+        runner = types.SimpleNamespace(store=store, settings=Settings(), clock=db.utcnow)
+        scheduler = Scheduler()
+        _lifespan._schedule_maintenance(scheduler, runner)
+        daily.append(scheduler.fn)
+    with caplog.at_level(logging.INFO):
+        await asyncio.gather(*(job() for job in daily))
+        await daily[1]()
+    done = [r for r in caplog.records if r.getMessage().startswith("maintenance done")]
+    skipped = [r for r in caplog.records if "another process" in r.getMessage()]
+    assert (len(done), len(skipped)) == (1, 2)
