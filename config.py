@@ -31,6 +31,7 @@ Count = Annotated[int, msgspec.Meta(ge=1, le=1000)]
 Days = Annotated[int, msgspec.Meta(ge=0, le=36_500)]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["console", "json"]
 Provider = Literal["openai", "offline"]
 
 
@@ -77,6 +78,8 @@ class Settings:
     max_connections: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1000
     http_read_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 10.0
     http_keepalive_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 5.0
+    # How every log line is written (monitoring/logs.py): readable text, or one JSON object.
+    log_format: LogFormat = "console"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
@@ -189,6 +192,12 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "LEADHOOK_HTTP_KEEPALIVE_SECONDS", "http_keepalive_seconds", "seconds above 0, up to 3600"
+    ),
+    Variable(
+        "LEADHOOK_LOG_FORMAT",
+        "log_format",
+        "console (readable lines) or json (one JSON object a line)",
+        kind="lower",
     ),
 )
 _BY_FIELD = {var.field: var for var in VARIABLES}

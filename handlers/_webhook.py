@@ -13,6 +13,9 @@ outer source is its path, so anything the write starts is attributed to it):
    (:class:`Ignore`);
 5. answer with JSON (200).
 
+Each request is counted and logged once, with its outcome, by
+:class:`handlers.metrics.DeliveryMeter` (``leadhook_deliveries_total``, one INFO line).
+
 A write refused because the token was revoked meanwhile is a 401, one the database cannot
 take in time a 429 with ``Retry-After: 30``.
 A caller authenticated from the token cache gets no answer that did not come from a write (an
@@ -49,6 +52,7 @@ from ai import ai_telemetry_source
 from db import Client, LeadFields, NewMessage
 from handlers._auth import Caller, authenticate, confirm, revoked
 from handlers._errors import PayloadTooLarge, RequestTimeout, TooManyRequests, clip
+from handlers.metrics import DeliveryMeter
 
 if TYPE_CHECKING:
     from config import Settings
@@ -135,15 +139,16 @@ def webhook_route(
     }
 
     async def receive(request: Request) -> dict[str, Any]:
-        with ai_telemetry_source(path):
-            caller = await authenticate(request)
+        # The meter counts the request and writes its one INFO line (handlers/metrics.py).
+        with DeliveryMeter(request, path) as meter, ai_telemetry_source(path):
+            caller = meter.caller(await authenticate(request))
             try:
                 payload = await read_payload(request, struct)
                 state = request.app.state
                 delivery = parse(payload, caller.client, state.clock(), state.settings)
                 if isinstance(delivery, Ignore):
                     await confirm(request, caller)
-                return await deliver(request, path, caller, delivery)
+                return meter.answered(await deliver(request, path, caller, delivery))
             except HTTPException as exc:
                 if exc.status_code != 401:
                     await confirm(request, caller)
@@ -238,7 +243,7 @@ async def unsubscribe(
     now = db.iso(request.app.state.clock())
     lead_id = await write(request, caller, "unsubscribe", delivery.lead, now)
     client_id = caller.client.id
-    log.info(
+    log.debug(  # the delivery's INFO line is the meter's
         "%s event=%s client=%s lead=%s blacklisted", path, delivery.event_type, client_id, lead_id
     )
     return {"success": True, "leadId": lead_id, "status": db.vocab.BLACKLISTED}
