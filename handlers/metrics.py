@@ -25,6 +25,7 @@ from litestar import Request, Response, get
 from litestar.exceptions import HTTPException
 
 import db
+from db.vocab import DEDUPED, IGNORED, REJECTED, STORED
 from handlers.telemetry import admin_token_guard
 from monitoring import CONTENT_TYPE
 
@@ -80,16 +81,12 @@ class DeliveryMeter:
         if exc is None:
             status = 200
             outcome = (
-                "ignored"
-                if answer.get("ignored")
-                else "deduped"
-                if answer.get("deduped")
-                else "stored"
+                IGNORED if answer.get("ignored") else DEDUPED if answer.get("deduped") else STORED
             )
         elif isinstance(exc, HTTPException):
-            status, outcome, error = exc.status_code, "rejected", exc.detail
+            status, outcome, error = exc.status_code, REJECTED, exc.detail
         elif isinstance(exc, Exception):
-            status, outcome, error = 500, "rejected", "Internal server error"
+            status, outcome, error = 500, REJECTED, "Internal server error"
         else:  # cancelled: no answer was given
             return
         metrics = getattr(self.request.app.state, "metrics", None)

@@ -12,13 +12,11 @@ it: it takes observers (``AIClient.observers``).
 """
 
 from monitoring.logs import FORMATS, configure_logging, flush_at_termination
-from monitoring.metrics import CONTENT_TYPE, DELIVERY_OUTCOMES, JOB_OUTCOMES, Metrics
+from monitoring.metrics import CONTENT_TYPE, Metrics
 
 __all__ = [
     "CONTENT_TYPE",
-    "DELIVERY_OUTCOMES",
     "FORMATS",
-    "JOB_OUTCOMES",
     "Metrics",
     "configure_logging",
     "flush_at_termination",

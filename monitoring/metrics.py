@@ -54,17 +54,15 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.process_collector import ProcessCollector
 
 from db import parse_iso
-from db.vocab import JOB_STATUSES, JOB_TYPES
+from db.vocab import DELIVERY_OUTCOMES, JOB_STATUSES, JOB_TYPES
 
-__all__ = ["CONTENT_TYPE", "DELIVERY_OUTCOMES", "JOB_OUTCOMES", "Metrics"]
+__all__ = ["CONTENT_TYPE", "Metrics"]
 
 # The ``*_created`` series (one more per child) carry nothing a scrape needs.
 disable_created_metrics()
 
 # The text format every Prometheus reads (leadhook's names need none of 1.0.0's escaping).
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
-DELIVERY_OUTCOMES = ("stored", "deduped", "ignored", "rejected")
-JOB_OUTCOMES = ("succeeded", "skipped", "failed", "retried", "lost", "released")
 UNATTRIBUTED = "unattributed"
 TOKEN_KINDS = (
     ("input", "input_tokens"),
@@ -155,16 +153,24 @@ class Metrics:
         ProcessCollector(registry=registry)
         self._delivery: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._job: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
-        self.bind(routes=(), job_types=JOB_TYPES)
 
-    def bind(self, *, routes: Iterable[str], job_types: Iterable[str] = ()) -> None:
-        """Create the series of these routes and job types now, at 0, so that a rate over
-        them exists before the first event (an alert on ``rejected`` needs the series)."""
+    def bind(
+        self,
+        *,
+        routes: Iterable[str] = (),
+        job_types: Iterable[str] = (),
+        job_outcomes: Iterable[str] = (),
+    ) -> None:
+        """Create the series of these routes (every delivery outcome) and job types (each of
+        ``job_outcomes``) now, at 0, so that a rate over them exists before the first event
+        (an alert on ``rejected`` needs the series). The app binds its webhook routes, the
+        runner the job types and its outcomes."""
         for route in routes:
             for outcome in DELIVERY_OUTCOMES:
                 self._delivery_children(route, outcome)
+        outcomes = list(job_outcomes)
         for job_type in job_types:
-            for outcome in JOB_OUTCOMES:
+            for outcome in outcomes:
                 self._job_children(job_type, outcome)
 
     # -- counted where it happens -----------------------------------------------------------

@@ -29,6 +29,7 @@ from datetime import datetime
 import db
 from ai import AIClient
 from config import Settings
+from db.vocab import JOB_TYPES
 from monitoring import Metrics
 from scheduler import _recovery
 from scheduler._attempt import AttemptRunner
@@ -82,6 +83,8 @@ class Runner:
         )
         if ai is not None:  # each attempt's line says its AI calls and their cost
             ai.observers.append(self._attempts.count_ai)
+        if metrics is not None:  # every type's series, at 0 until its first attempt
+            metrics.bind(job_types=JOB_TYPES, job_outcomes=[str(o) for o in Outcome])
         self._running: dict[int, dict] = {}  # job id → the claimed row, until its result is written
         self._loop_tasks: set[asyncio.Task] = set()
         self._all_tasks: set[asyncio.Task] = set()

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import db
 from db.sqlite import connect, migrate
 from db.sqlite.migrations import migrations
-from db.vocab import JOB_STATUSES, JOB_TYPES
+from db.vocab import DELIVERY_OUTCOMES, JOB_STATUSES, JOB_TYPES
 from tests.ai_jobs import Jobs
 from tests.conftest import load_payload, rows
 from tests.fake_openai import FakeOpenAI
@@ -25,7 +25,6 @@ AUTH = {"Authorization": f"Bearer {ADMIN}"}
 GHL, EMAIL, LINKEDIN = "/api/webhooks/ghl/sms", "/api/webhooks/email", "/api/webhooks/linkedin"
 SMARTLEAD, INSTANTLY = "/api/webhooks/smartlead", "/api/webhooks/instantly"
 WEBHOOKS = (GHL, EMAIL, LINKEDIN, SMARTLEAD, INSTANTLY)
-DELIVERY_OUTCOMES = ("stored", "deduped", "ignored", "rejected")
 CALL_LABELS = ("source", "feature", "model", "status")
 
 
