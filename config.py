@@ -31,6 +31,7 @@ Count = Annotated[int, msgspec.Meta(ge=1, le=1000)]
 Days = Annotated[int, msgspec.Meta(ge=0, le=36_500)]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["console", "json"]
 Provider = Literal["openai", "offline"]
 
 
@@ -85,6 +86,8 @@ class Settings:
     ledger_retention_days: Days = 30
     ledger_rejected_per_minute: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 600
     ledger_enabled: bool = True
+    # How every log line is written (monitoring/logs.py): readable text, or one JSON object.
+    log_format: LogFormat = "console"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
@@ -218,6 +221,12 @@ VARIABLES: tuple[Variable, ...] = (
         "ledger_enabled",
         "1/0, true/false, yes/no or on/off (0 only to benchmark without the ledger)",
         kind="bool",
+    ),
+    Variable(
+        "LEADHOOK_LOG_FORMAT",
+        "log_format",
+        "console (readable lines) or json (one JSON object a line)",
+        kind="lower",
     ),
 )
 _BY_FIELD = {var.field: var for var in VARIABLES}

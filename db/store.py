@@ -41,6 +41,7 @@ from db._api_ingest import IngestOperations
 from db._api_jobs import JobOperations
 from db._api_leads import LeadOperations
 from db._api_maintenance import MaintenanceOperations
+from db._api_metrics import MetricsOperations
 from db._api_telemetry import TelemetryOperations
 from db.errors import DatabaseUnavailable
 
@@ -56,6 +57,7 @@ class Store(
     MaintenanceOperations,
     ConsoleOperations,
     DeliveryOperations,
+    MetricsOperations,
 ):
     """One process's access to the database. See the module docstring; the operations are
     grouped by area in ``db/_api_*.py``."""

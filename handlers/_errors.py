@@ -68,7 +68,8 @@ def error_response(request: Request, exc: Exception) -> Response:
     """Every error as ``{"success": false, "error": ...}``; 500s say nothing internal.
 
     A rejected request is logged at INFO with its path (never the query string: it may carry
-    ``?token=``) so that an operator sees a misconfigured provider.
+    ``?token=``) so that an operator sees a misconfigured provider; a webhook delivery's
+    rejection is its delivery line (:class:`handlers.metrics.DeliveryMeter`), so DEBUG here.
     """
     status, detail, headers = describe(exc)
     if not isinstance(exc, HTTPException):
@@ -77,5 +78,9 @@ def error_response(request: Request, exc: Exception) -> Response:
         path = request.scope["path"]
         if len(path) > LOGGED_PATH:
             path = path[:LOGGED_PATH] + "…"
-        log.info("rejected %s %s: %d %s", request.method, path, status, detail)
+        # A webhook delivery has its own line already (handlers/metrics.py): DEBUG here.
+        handler = request.scope.get("route_handler")
+        webhook = handler is not None and "payload" in handler.opt
+        level = logging.DEBUG if webhook else logging.INFO
+        log.log(level, "rejected %s %s: %d %s", request.method, path, status, detail)
     return Response({"success": False, "error": detail}, status_code=status, headers=headers)

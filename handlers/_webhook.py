@@ -17,7 +17,9 @@ Every request that reaches the route is one ``deliveries`` row (:mod:`handlers._
 ``app.state.ledger``): an accepted one's row is written by the write of step 4 (an ignored
 event's write records just the row, re-checking the token); a rejected one's (any 4xx, or a
 500) is queued for the writer without being waited for. ``now``, read once when the request
-arrives, is the row's ``received_at`` and the message's receipt time.
+arrives, is the row's ``received_at`` and the message's receipt time. Each request is also
+counted and logged once, with its outcome, by :class:`handlers.metrics.DeliveryMeter`
+(``leadhook_deliveries_total``, one INFO line).
 
 A write refused because the token was revoked meanwhile is a 401, one the database cannot
 take in time a 429 with ``Retry-After: 30``.
@@ -56,6 +58,7 @@ from db import Client, LeadFields, NewDelivery, NewMessage
 from handlers._auth import Caller, authenticate, confirm, revoked
 from handlers._errors import PayloadTooLarge, RequestTimeout, TooManyRequests, clip
 from handlers._ledger import Entry
+from handlers.metrics import DeliveryMeter
 
 if TYPE_CHECKING:
     from config import Settings
@@ -147,9 +150,10 @@ def webhook_route(
         state = request.app.state
         now = state.clock()
         entry = ledger_begin(request, path, now)
-        with ai_telemetry_source(path):
+        # The meter counts the request and writes its one INFO line (handlers/metrics.py).
+        with DeliveryMeter(request, path) as meter, ai_telemetry_source(path):
             try:
-                caller = await authenticate(request)
+                caller = meter.caller(await authenticate(request))
             except Exception as exc:  # a 401 (or a 400, 413 of SmartLead's body): no client
                 ledger_rejected(request, entry, exc)
                 raise
@@ -163,7 +167,7 @@ def webhook_route(
                 delivery = parse(payload, caller.client, now, state.settings)
                 if isinstance(delivery, Ignore) and entry is None:
                     await confirm(request, caller)  # with the ledger, its write checks
-                return await deliver(request, path, caller, delivery, entry)
+                return meter.answered(await deliver(request, path, caller, delivery, entry))
             except HTTPException as exc:
                 answered = exc
                 if exc.status_code != 401:
@@ -171,8 +175,10 @@ def webhook_route(
                         await confirm(request, caller)
                     except HTTPException as denied:
                         answered = denied
-                if answered.status_code == 401 and entry is not None:
-                    entry.client_id = None  # the token is not valid (any more)
+                if answered.status_code == 401:  # the token is not valid (any more)
+                    meter.client_id = None
+                    if entry is not None:
+                        entry.client_id = None
                 ledger_rejected(request, entry, answered)
                 if answered is exc:
                     raise

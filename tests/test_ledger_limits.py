@@ -130,7 +130,7 @@ async def test_maintenance_prunes_bodies_and_rows_past_their_retention(
 
 def test_a_file_of_the_previous_schema_gets_the_ledger_and_keeps_its_rows(db_path):
     database = connect(db_path)
-    migrations.apply(database, stop_before="m010_deliveries")
+    migrations.apply(database, stop_before="m011_deliveries")
     database.execute(
         "INSERT INTO clients (name, token_hash, token_prefix, created_at, updated_at)"
         " VALUES ('Old', 'hash', 'lh_', '2026-01-18T10:00:00.000Z', '2026-01-18T10:00:00.000Z')"
@@ -138,7 +138,7 @@ def test_a_file_of_the_previous_schema_gets_the_ledger_and_keeps_its_rows(db_pat
     before = database.execute("SELECT * FROM clients").fetchall()
     database.close()
     reopened = connect(db_path)
-    assert migrate(reopened)[0] == "m010_deliveries"
+    assert migrate(reopened)[0] == "m011_deliveries"
     assert reopened.execute("SELECT * FROM clients").fetchall() == before
     assert reopened.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0] == 0
     reopened.close()

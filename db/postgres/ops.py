@@ -70,6 +70,7 @@ from db.postgres.leads import (
 )
 from db.postgres.maintenance import backup, check
 from db.postgres.messages import get_message, ingest, unsubscribe
+from db.postgres.metrics import job_gauges
 from db.postgres.sentiments import get_sentiment, record_sentiment
 from db.postgres.spend import ai_spend, ai_spend_series
 
@@ -106,6 +107,7 @@ __all__ = [
     "ingest",
     "insert_draft",
     "job_detail",
+    "job_gauges",
     "job_stats",
     "lead_timeline",
     "list_clients",

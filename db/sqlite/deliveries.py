@@ -8,7 +8,7 @@ without waiting; written again by the caller when the database could not take th
 
 Lists are newest received first (``received_at DESC, id DESC``), ``limit`` rows (at most
 500) older than the row ``before_id`` (keyset: pass the last id of a page), through the
-indexes of migration ``m010_deliveries``. Pruning runs in batches (short transactions).
+indexes of migration ``m011_deliveries``. Pruning runs in batches (short transactions).
 """
 
 from __future__ import annotations

@@ -81,6 +81,7 @@ from db.sqlite.leads import (
 )
 from db.sqlite.maintenance import backup, check
 from db.sqlite.messages import get_message, ingest, unsubscribe
+from db.sqlite.metrics import job_gauges
 from db.sqlite.sentiments import get_sentiment, record_sentiment
 from db.sqlite.spend import ai_spend, ai_spend_series
 
@@ -121,6 +122,7 @@ __all__ = [
     "ingest",
     "insert_draft",
     "job_detail",
+    "job_gauges",
     "job_stats",
     "lead_timeline",
     "list_clients",

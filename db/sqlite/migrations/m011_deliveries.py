@@ -29,7 +29,7 @@ _OUTCOMES = "'stored', 'deduped', 'ignored', 'rejected'"
 
 
 @migrations()
-def m010_deliveries(db: Database) -> None:
+def m011_deliveries(db: Database) -> None:
     db.executescript(
         f"""
         CREATE TABLE deliveries (
