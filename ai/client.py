@@ -18,6 +18,10 @@ as a JSON object, validates it, and records the call:
   reported no usage (a timeout, a connection error, any HTTP error: 429 like the others);
   0.0 for the offline provider. A row is never priced again afterwards.
 
+Each row is also handed to the client's ``observers`` (callables taking the row, on the thread
+of the call: the metrics, the runner's per-attempt tally); one that raises is logged and does
+not fail the call.
+
 Rows go to the store through :class:`ai._recorder.InteractionRecorder`: without waiting for
 the commit, and kept and written again while the database cannot take them (a full disk);
 recording never fails the call. :meth:`AIClient.flush` waits until every row so far is
@@ -146,6 +150,8 @@ class AIClient:
         )
         self.clock = clock
         self.recorder = InteractionRecorder(store)
+        # Told of every row as it is made (see the module docstring).
+        self.observers: list[Callable[[dict[str, Any]], None]] = []
 
     @property
     def model(self) -> str:
@@ -288,6 +294,11 @@ class AIClient:
             log.exception("could not make the AI interaction row of %s", call.prompt.feature_id)
             return {}
         self.recorder.record(row)
+        for observe in list(self.observers):
+            try:
+                observe(row)
+            except Exception:
+                log.exception("an observer of AI interaction rows failed")
         return row
 
     async def flush(self, timeout: float | None = 30.0) -> None:

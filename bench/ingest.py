@@ -7,6 +7,11 @@ unique payloads, with 50 % duplicates, for comparison with one commit per reques
 job runner off (``LEADHOOK_SCHEDULER_ENABLED=0``: jobs queue up), and last with the runner
 draining the jobs (offline AI) in the same process.
 
+What the delivery ledger costs: the same server with and without it (:data:`WITHOUT`, the
+benchmark knob ``LEADHOOK_LEDGER_ENABLED=0``), unique payloads, run alternately
+:data:`PAIRS` times each (the machine is shared: alternating spreads its drift over both);
+the report gives the mean of each and the cost (target: at most 10 % of the rate).
+
     python -m bench.ingest [--seconds 10] [--connections 64]
 """
 
@@ -19,6 +24,10 @@ from pathlib import Path
 from bench import _servers, _wrk
 
 ROUTE = "/api/webhooks/ghl/sms"
+# What "without" leaves out: the ledger (and, once merged, the metrics' own knob).
+WITHOUT = {"LEADHOOK_LEDGER_ENABLED": "0"}
+WITH_LABEL, WITHOUT_LABEL = "webhook, unique, ledger on", "webhook, unique, ledger off"
+PAIRS = 2
 
 
 def measure(seconds: int, connections: int) -> list[tuple[str, _wrk.Result]]:
@@ -40,11 +49,14 @@ def measure(seconds: int, connections: int) -> list[tuple[str, _wrk.Result]]:
         ("webhook, commit per request", 0.0, {**idle, "LEADHOOK_WRITER_MAX_BATCH": "1"}),
         ("webhook, runner draining too", 0.0, {}),
     ]
+    for _ in range(PAIRS):
+        cases += [(WITH_LABEL, 0.0, idle), (WITHOUT_LABEL, 0.0, {**idle, **WITHOUT})]
     for label, dup_ratio, extra in cases:
         with tempfile.TemporaryDirectory() as tmp:
             db_path = Path(tmp) / "bench.db"
             token = _servers.add_workspace(db_path)
-            with _servers.leadhook_server(db_path, **extra) as url:
+            started: list = []
+            with _servers.leadhook_server(db_path, started=started, **extra) as url:
                 _wrk.run(
                     url,
                     ROUTE,
@@ -54,32 +66,39 @@ def measure(seconds: int, connections: int) -> list[tuple[str, _wrk.Result]]:
                     dup_ratio=dup_ratio,
                     location="loc_bench",
                 )  # warm-up
-                rows.append(
-                    (
-                        label,
-                        _wrk.run(
-                            url,
-                            ROUTE,
-                            seconds=seconds,
-                            connections=connections,
-                            token=token,
-                            dup_ratio=dup_ratio,
-                        ),
-                    )
+                cpu = _servers.cpu_seconds(started[0].pid)
+                result = _wrk.run(
+                    url,
+                    ROUTE,
+                    seconds=seconds,
+                    connections=connections,
+                    token=token,
+                    dup_ratio=dup_ratio,
                 )
+                # The server's CPU per request: steadier than the rate on a shared machine.
+                cpu = _servers.cpu_seconds(started[0].pid) - cpu
+                result.cpu_us = cpu / max(1, result.requests) * 1e6
+                rows.append((label, result))
     return rows
+
+
+def _mean(rows: list[tuple[str, _wrk.Result]], label: str, field: str) -> float:
+    values = [getattr(r, field) for name, r in rows if name == label]
+    return sum(values) / len(values)
 
 
 def report(rows: list[tuple[str, _wrk.Result]], connections: int) -> str:
     base = rows[0][1].requests_per_s
     lines = [
         f"ingest at {connections} connections (wrk, 1 uvicorn worker, synchronous=FULL)",
-        f"{'case':<34} {'req/s':>9} {'x bare':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}",
+        f"{'case':<34} {'req/s':>9} {'x bare':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+        f" {'CPU us/req':>11}",
     ]
     for label, r in rows:
+        cpu = f"{r.cpu_us:>11.0f}" if r.cpu_us is not None else f"{'':>11}"
         lines.append(
             f"{label:<34} {r.requests_per_s:>9.0f} {r.requests_per_s / base:>7.2f} "
-            f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.errors:>7}"
+            f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.errors:>7} {cpu}"
         )
     unique = dict(rows)["webhook, unique payloads"]
     dups = dict(rows)["webhook, 50 % duplicates"]
@@ -87,6 +106,17 @@ def report(rows: list[tuple[str, _wrk.Result]], connections: int) -> str:
         f"duplicates vs new: {dups.requests_per_s / unique.requests_per_s:.2f}x the rate "
         f"(target >= 1.0); unique vs bare {unique.requests_per_s / base:.2f} (target >= 0.6, "
         f"p99 <= 50 ms)"
+    )
+    on, off = (
+        _mean(rows, WITH_LABEL, "requests_per_s"),
+        _mean(rows, WITHOUT_LABEL, "requests_per_s"),
+    )
+    cpu_on, cpu_off = _mean(rows, WITH_LABEL, "cpu_us"), _mean(rows, WITHOUT_LABEL, "cpu_us")
+    lines.append(
+        f"the ledger: {on:.0f} req/s with it, {off:.0f} without (mean of {PAIRS} alternate "
+        f"runs each): it costs {(1 - on / off) * 100:.1f} % of the rate (target <= 10 %); "
+        f"server CPU {cpu_on:.0f} against {cpu_off:.0f} us a request "
+        f"({(cpu_on / cpu_off - 1) * 100:+.1f} %)"
     )
     return "\n".join(lines)
 

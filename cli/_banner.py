@@ -55,7 +55,7 @@ def banner(store: db.Store, settings: Settings, host: str, port: int) -> str:
     admin = "on" if settings.admin_token else "off (set LEADHOOK_ADMIN_TOKEN)"
     lines = [
         f"leadhook {_version()} serving http://{host}:{port} (pid {os.getpid()})",
-        f"  database   {Path(settings.db_path).resolve()}: {workspaces} workspace"
+        f"  database   {_where(settings.db_path)}: {workspaces} workspace"
         f"{'' if workspaces == 1 else 's'}, {migrations}",
         f"  AI         {describe_ai(settings)}",
         f"  jobs       {jobs}",
@@ -65,3 +65,8 @@ def banner(store: db.Store, settings: Settings, host: str, port: int) -> str:
         hint = f" (did you mean {close}?)" if close else ""
         lines.append(f"  warning    {name} is not a leadhook variable and is ignored{hint}")
     return "\n".join(lines)
+
+
+def _where(target: str) -> str:
+    """The SQLite file's full path, or the Postgres URL without its password."""
+    return db.redact(target) if db.is_database_url(target) else str(Path(target).resolve())

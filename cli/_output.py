@@ -60,6 +60,11 @@ def read_settings() -> Settings:
 def missing_database(path: str) -> str:
     """One line: which file is missing, where it was looked for, how to create it."""
     raw = os.environ.get("LEADHOOK_DB", "").strip()
+    if db.is_database_url(path):
+        return (
+            f"no leadhook schema in {db.redact(path)}: create it with `leadhook db migrate` "
+            "(or copy a SQLite database there with `leadhook db copy --to URL`)"
+        )
     where = f"LEADHOOK_DB={raw}" if raw else f"LEADHOOK_DB is unset: the default {path}"
     return (
         f"no database at {Path(path).resolve()} ({where}, in {Path.cwd()}): set "

@@ -53,7 +53,7 @@ def leads_opt_in(lead_id: int, as_json: bool) -> None:
         leadhook leads opt-in 42 --json
     """
     settings = Settings.from_env()
-    if not Path(settings.db_path).exists():
+    if not db.is_database_url(settings.db_path) and not Path(settings.db_path).exists():
         raise click.ClickException(
             f"no database at {settings.db_path} (set LEADHOOK_DB to the leadhook file)"
         )

@@ -39,6 +39,7 @@ ASSET_VERSIONS = {"htmx": "2.0.11", "uplot": "1.6.32"}
 
 NAV = [
     ("overview", "Overview", "/console"),
+    ("deliveries", "Deliveries", "/console/deliveries"),
     ("jobs", "Jobs", "/console/jobs"),
     ("ai", "AI spend", "/console/ai"),
     ("leads", "Leads", "/console/leads"),
@@ -148,6 +149,7 @@ _DONE = {
     "discarded": "Job {id} is discarded: it will not run again unless retried.",
     "retried-all": "{n} failed jobs retried ({of} were counted when you confirmed).",
     "approved": "Draft {id} is approved.",
+    "replayed": "Delivery {id} was replayed: this is the replay.",
     "rejected": "Draft {id} is rejected.",
 }
 

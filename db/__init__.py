@@ -1,11 +1,11 @@
 """The storage interface of leadhook: every SQL statement lives below this package.
 
 Public surface: :func:`open_store` and :class:`Store` (the named operations), the records
-(:class:`NewMessage`, :class:`LeadFields`, :class:`Client`, :class:`IngestResult`,
-:class:`JobResult`), the errors (:mod:`db.errors`), the vocabularies (:mod:`db.vocab`), time
-(:func:`utcnow`, :func:`iso`, :func:`parse_iso`, :func:`normalize_time`) and tokens
-(:func:`hash_token`). Backends live in subpackages (``db/sqlite/``); nothing outside ``db/``
-imports them.
+(:class:`NewMessage`, :class:`LeadFields`, :class:`NewDelivery`, :class:`Client`,
+:class:`IngestResult`, :class:`JobResult`), the errors (:mod:`db.errors`), the vocabularies
+(:mod:`db.vocab`), time (:func:`utcnow`, :func:`iso`, :func:`parse_iso`,
+:func:`normalize_time`) and tokens (:func:`hash_token`). Backends live in subpackages
+(``db/sqlite/``, ``db/postgres/``); nothing outside ``db/`` imports them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,16 @@ from db.errors import (
     DuplicateWorkspace,
     TokenRevoked,
 )
-from db.records import Client, IngestResult, JobResult, LeadFields, NewMessage, Row
+from db.records import (
+    Client,
+    IngestResult,
+    JobResult,
+    LeadFields,
+    NewDelivery,
+    NewMessage,
+    Row,
+    unsubscribe_answer,
+)
 from db.store import Store
 
 if TYPE_CHECKING:
@@ -40,16 +49,21 @@ __all__ = [
     "IngestResult",
     "JobResult",
     "LeadFields",
+    "NewDelivery",
     "NewMessage",
     "Row",
     "Store",
     "TokenRevoked",
+    "copy_to_postgres",
     "hash_token",
     "hold_server_lock",
+    "is_database_url",
     "iso",
     "normalize_time",
     "open_store",
     "parse_iso",
+    "redact",
+    "unsubscribe_answer",
     "utcnow",
     "vocab",
 ]
@@ -64,9 +78,19 @@ def open_store(
     apply_migrations: bool = True,
     create: bool = True,
 ) -> Store:
-    """The store for ``target``: a SQLite file path, migrated unless
-    ``apply_migrations=False``. A missing file is created (0600, in a folder created 0700),
-    or with ``create=False`` refused with :class:`DatabaseMissing`."""
+    """The store for ``target``, migrated unless ``apply_migrations=False``: a SQLite file
+    path (a missing file is created 0600, in a folder created 0700, or with ``create=False``
+    refused with :class:`DatabaseMissing`), or a ``postgresql://`` URL (the shared backend;
+    ``create=False`` refuses a database without leadhook's schema)."""
+    if is_database_url(target):
+        from db.postgres import PostgresStore
+
+        return PostgresStore(
+            str(target),
+            write_timeout=write_timeout,
+            apply_migrations=apply_migrations,
+            create=create,
+        )
     from db.sqlite import SqliteStore
 
     return SqliteStore(
@@ -77,6 +101,30 @@ def open_store(
         apply_migrations=apply_migrations,
         create=create,
     )
+
+
+def is_database_url(target: str | Path) -> bool:
+    """Whether ``target`` names the Postgres backend (``postgresql://`` or ``postgres://``)."""
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
+def redact(target: str | Path) -> str:
+    """``target`` as operators may see it: a URL without its password."""
+    if not is_database_url(target):
+        return str(target)
+    from db.postgres._transport import redact as redact_url
+
+    return redact_url(str(target))
+
+
+def copy_to_postgres(source: str | Path, url: str) -> dict[str, int]:
+    """Copy the SQLite database ``source`` into the empty Postgres database ``url`` (every
+    table, ids kept, sequences past them; ``leadhook db copy``); returns the rows per table,
+    verified equal on both sides. :class:`DatabaseError` (nothing kept) when the target is
+    not empty or the copy fails; :class:`DatabaseMissing` when there is no ``source``."""
+    from db.postgres.copy import copy_to_postgres as copy
+
+    return copy(str(source), url)
 
 
 def hold_server_lock(target: str | Path, *, command: str = "") -> ServerLock | None:

@@ -13,13 +13,17 @@ A backend is a subclass that provides the transport and an ``ops`` namespace:
   is kept);
 - ``_read(fn, *args)``: run ``fn`` on a read connection, off the event loop;
 - ``_submit(fn, *args)``: queue a write without waiting (a ``concurrent.futures.Future``);
-- ``flush``, ``readiness``, ``close``.
+- ``flush``, ``readiness``, ``close``;
+- for backends that many processes share: ``listen_for_jobs`` (wake this process's runner
+  when another commits a due job) and ``maintenance_turn`` (whose turn the daily
+  maintenance is); the defaults are those of a database one process owns.
 
-``db/sqlite/`` is the embedded backend. Every backend passes ``tests/test_db_contract*.py``.
+``db/sqlite/`` is the embedded backend, ``db/postgres/`` the shared one. Every backend passes
+``tests/test_db_contract*.py``.
 
 Timestamps in and out are ISO-8601 UTC strings (``2026-01-18T10:00:00.123Z``). Every method
-is a coroutine (except :meth:`submit_interaction` and :meth:`close`); :attr:`sync` runs them
-from code without an event loop (the CLI).
+is a coroutine (except :meth:`submit_interaction`, :meth:`submit_delivery` and
+:meth:`close`); :attr:`sync` runs them from code without an event loop (the CLI).
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ from typing import Any
 
 from db._api_clients import ClientOperations
 from db._api_console import ConsoleOperations
+from db._api_deliveries import DeliveryOperations
 from db._api_ingest import IngestOperations
 from db._api_jobs import JobOperations
 from db._api_leads import LeadOperations
 from db._api_maintenance import MaintenanceOperations
+from db._api_metrics import MetricsOperations
 from db._api_telemetry import TelemetryOperations
 from db.errors import DatabaseUnavailable
 
@@ -50,6 +56,8 @@ class Store(
     TelemetryOperations,
     MaintenanceOperations,
     ConsoleOperations,
+    DeliveryOperations,
+    MetricsOperations,
 ):
     """One process's access to the database. See the module docstring; the operations are
     grouped by area in ``db/_api_*.py``."""
@@ -103,6 +111,12 @@ class Store(
         """Wait until every write submitted so far (:meth:`submit_interaction`) is committed."""
         raise NotImplementedError
 
+    def listen_for_jobs(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` (from any thread) when another process commits a job that is
+        due, so its runner starts it at once; returns the function that stops listening.
+        A backend one process owns (SQLite) has nobody else to hear: a no-op."""
+        return _nothing
+
     def close(self) -> None:
         """Commit what is queued and release every connection."""
         if self._sync is not None:
@@ -114,6 +128,10 @@ class Store(
         if self._sync is None:
             self._sync = _SyncStore(self)
         return self._sync
+
+
+def _nothing() -> None:
+    return None
 
 
 class _SyncStore:

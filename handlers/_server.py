@@ -224,7 +224,7 @@ def server(asgi_app: Any, settings: Settings, host: str, port: int, **options: A
     return Server(config, guard)
 
 
-def run(asgi_app: Any, settings: Settings, host: str, port: int) -> None:
-    """Serve until SIGINT/SIGTERM (``leadhook serve``)."""
+def run(asgi_app: Any, settings: Settings, host: str, port: int, **options: Any) -> None:
+    """Serve until SIGINT/SIGTERM (``leadhook serve``); ``options`` as for :func:`server`."""
     raise_fd_limit()
-    server(asgi_app, settings, host, port).run()
+    server(asgi_app, settings, host, port, **options).run()

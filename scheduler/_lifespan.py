@@ -13,6 +13,11 @@ running loop, so created here) runs the background work: the poll fallback every
 runners) every lease/3 seconds, and the daily maintenance. No job piles up (``coalesce``, at
 most one instance). On shutdown the poll stops first, then the runner (housekeeping keeps
 renewing leases during its grace period), then the scheduler.
+
+With several processes on one database (Postgres), a job committed by another process wakes
+this runner too (``store.listen_for_jobs``: LISTEN/NOTIFY; the poll stays the fallback), and
+the daily maintenance runs in the process whose turn it is (``store.maintenance_turn``: an
+advisory lock and the time of the last run), once a day across all of them.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from litestar import Litestar
 
+import db
 from scheduler import job_handlers  # noqa: F401  (its decorators fill JOB_HANDLERS)
 from scheduler._maintenance import run_maintenance
 from scheduler._registry import JOB_HANDLERS
@@ -35,6 +41,9 @@ from scheduler._runner import Runner
 
 log = logging.getLogger("leadhook.jobs")
 MAINTENANCE_FIRST_RUN_SECONDS = 60
+# The daily maintenance runs again only this long after the last run (in any process): a
+# little less than a day, so that a process's daily tick is never just too early.
+MAINTENANCE_EVERY = 23 * 3600
 POLL_JOB, HOUSEKEEPING_JOB, MAINTENANCE_JOB = "jobs-poll", "jobs-housekeeping", "maintenance"
 
 
@@ -57,6 +66,7 @@ async def scheduler_lifespan(app: Litestar) -> AsyncIterator[None]:
         registry=JOB_HANDLERS,
         ai=getattr(state, "ai", None),
         clock=state.clock,
+        metrics=getattr(state, "metrics", None),
     )
     state.runner = runner
     state.jobs = JobsPort(wake=runner.wake, run_pass=runner.run_pass)
@@ -83,6 +93,7 @@ async def scheduled_runner(
     """Start ``runner`` and an AsyncIOScheduler with its poll and housekeeping jobs (and the
     daily maintenance); on exit stop them (``grace``: see :meth:`Runner.stop`)."""
     await runner.start()
+    stop_listening = runner.store.listen_for_jobs(runner.wake)
     scheduler = _new_scheduler()
     _schedule_runner(scheduler, runner)
     if maintenance:
@@ -91,6 +102,7 @@ async def scheduled_runner(
     try:
         yield scheduler
     finally:
+        stop_listening()
         scheduler.remove_job(POLL_JOB)
         await runner.stop(grace)
         scheduler.shutdown(wait=False)
@@ -126,7 +138,13 @@ def _schedule_runner(scheduler: AsyncIOScheduler, runner: Runner) -> None:
 
 def _schedule_maintenance(scheduler: AsyncIOScheduler, runner: Runner) -> None:
     async def maintenance() -> None:
-        await run_maintenance(runner.store, runner.settings, runner.clock())
+        now = runner.clock()
+        turn = runner.store.maintenance_turn(now=db.iso(now), every_seconds=MAINTENANCE_EVERY)
+        async with turn as mine:
+            if mine:
+                await run_maintenance(runner.store, runner.settings, now)
+            else:
+                log.info("daily maintenance: another process has run it or runs it now")
 
     scheduler.add_job(
         maintenance,

@@ -41,13 +41,14 @@ def store(db_path: Path) -> Iterator[db.Store]:
 
 
 # The backends every db contract test runs on (tests/test_db_contract.py).
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgres"]
 
 
 @pytest.fixture(params=BACKENDS)
 def backend_store(request: pytest.FixtureRequest, db_path: Path) -> Iterator[db.Store]:
-    """A store on a fresh database of each backend."""
-    store = db.open_store(db_path)
+    """A store on a fresh database of each backend (Postgres: ``pg_url``, its own database)."""
+    target = request.getfixturevalue("pg_url") if request.param == "postgres" else db_path
+    store = db.open_store(target)
     yield store
     store.close()
 
@@ -309,6 +310,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
             f"{len(_UNATTRIBUTED_AI_ROWS)} ai_interactions row(s) have no source: run AI calls "
             "inside ai.ai_telemetry_source(...), or mark the test allow_unattributed"
         )
+    pg_fixtures.summary(terminalreporter)
 
 
 @pytest.fixture
@@ -353,3 +355,9 @@ def seed_inbound(store, workspace) -> Callable[..., tuple[dict, dict]]:
         return store.sync.get_message(result.message_id), store.sync.get_lead(result.lead_id)
 
     return seed
+
+
+# -- the Postgres leg (tests/pg_fixtures.py) ------------------------------------------------------
+
+from tests import pg_fixtures  # noqa: E402
+from tests.pg_fixtures import pg_empty_url, pg_server, pg_template, pg_url  # noqa: E402, F401

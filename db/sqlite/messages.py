@@ -4,38 +4,77 @@ A message is deduplicated by exactly one of the columns in ``db.vocab.DEDUPE_COL
 UNIQUE per client (``UNIQUE (client_id, <column>)``): every lookup below names the client, so
 one workspace's stored ids never block, reveal or receive another workspace's deliveries.
 :func:`ingest` runs as one unit of work in the writer's transaction, so the token check, the
-lead, the message, the roll-ups, an SMS opt-out and the post-process job commit together or
-not at all. A duplicate delivery changes no lead field. Repeats of a content key
-(GoHighLevel) are ``<key>#N``, N one more than the highest suffix stored.
+lead, the message, the roll-ups, an SMS opt-out, the post-process job and the delivery's
+ledger row commit together or not at all. A duplicate delivery changes no lead field.
+Repeats of a content key (GoHighLevel) are ``<key>#N``, N one more than the highest suffix
+stored.
 """
 
 from __future__ import annotations
 
 from sqlite_utils import Database
 
-from db.records import IngestResult, LeadFields, NewMessage
+from db.records import IngestResult, LeadFields, NewDelivery, NewMessage, unsubscribe_answer
 from db.sqlite._connection import one, rows
-from db.sqlite.clients import check_token
+from db.sqlite.clients import check_caller
+from db.sqlite.deliveries import insert_delivery
 from db.sqlite.jobs import enqueue_job
 from db.sqlite.leads import find_or_create_lead, mark_unsubscribed, opt_out, set_lead_sentiment
 from db.time import parse_iso
-from db.vocab import DEDUPE_COLUMNS, DEFAULT_LEAD_STATUS, STATUS_BY_TAG, is_sms_opt_out
+from db.vocab import (
+    DEDUPE_COLUMNS,
+    DEDUPED,
+    DEFAULT_LEAD_STATUS,
+    STATUS_BY_TAG,
+    STORED,
+    is_sms_opt_out,
+)
 
 
 def ingest(
-    db: Database, client_id: int, token_hash: str, message: NewMessage, lead: LeadFields
+    db: Database,
+    client_id: int,
+    token_hash: str | None,
+    message: NewMessage,
+    lead: LeadFields,
+    delivery: NewDelivery | None = None,
 ) -> IngestResult:
-    """The ``ingest`` operation: the token re-check, then :func:`ingest_message`."""
-    check_token(db, client_id, token_hash)
+    """The ``ingest`` operation: the token re-check, then :func:`ingest_message`, then the
+    delivery's ledger row (``stored`` or ``deduped``, naming the message) in the same
+    transaction."""
+    check_caller(db, client_id, token_hash)
     if message.client_id != client_id:
         raise ValueError("the message belongs to another client than the token")
-    return ingest_message(db, message, lead)
+    result = ingest_message(db, message, lead)
+    if delivery is not None:
+        outcome = DEDUPED if result.deduped else STORED
+        insert_delivery(
+            db,
+            delivery,
+            outcome=outcome,
+            message_id=result.message_id,
+            answer=result.answer_json(),
+            defer=True,
+        )
+    return result
 
 
-def unsubscribe(db: Database, client_id: int, token_hash: str, lead: LeadFields, now: str) -> int:
-    """The ``unsubscribe`` operation: the token re-check, then the lead is blacklisted."""
-    check_token(db, client_id, token_hash)
-    return mark_unsubscribed(db, client_id, lead, now)
+def unsubscribe(
+    db: Database,
+    client_id: int,
+    token_hash: str | None,
+    lead: LeadFields,
+    now: str,
+    delivery: NewDelivery | None = None,
+) -> int:
+    """The ``unsubscribe`` operation: the token re-check, then the lead is blacklisted, then
+    the delivery's ledger row (``stored``) in the same transaction."""
+    check_caller(db, client_id, token_hash)
+    lead_id = mark_unsubscribed(db, client_id, lead, now)
+    if delivery is not None:
+        answer = unsubscribe_answer(lead_id)
+        insert_delivery(db, delivery, outcome=STORED, answer=answer, defer=True)
+    return lead_id
 
 
 def ingest_message(db: Database, message: NewMessage, lead: LeadFields) -> IngestResult:
