@@ -4,7 +4,8 @@ Public surface: :func:`open_store` and :class:`Store` (the named operations), th
 (:class:`NewMessage`, :class:`LeadFields`, :class:`NewDelivery`, :class:`Client`,
 :class:`IngestResult`, :class:`JobResult`), the errors (:mod:`db.errors`), the vocabularies
 (:mod:`db.vocab`), time (:func:`utcnow`, :func:`iso`, :func:`parse_iso`,
-:func:`normalize_time`) and tokens (:func:`hash_token`). Backends live in subpackages
+:func:`normalize_time`), tokens (:func:`hash_token`) and rows written behind the caller's
+back (:class:`KeptWrites`, :mod:`db.kept`). Backends live in subpackages
 (``db/sqlite/``, ``db/postgres/``); nothing outside ``db/`` imports them.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from db import vocab
+from db import kept, vocab
 from db.errors import (
     DatabaseError,
     DatabaseInUse,
@@ -22,6 +23,7 @@ from db.errors import (
     DuplicateWorkspace,
     TokenRevoked,
 )
+from db.kept import KeptWrites
 from db.records import (
     Client,
     IngestResult,
@@ -48,6 +50,7 @@ __all__ = [
     "DuplicateWorkspace",
     "IngestResult",
     "JobResult",
+    "KeptWrites",
     "LeadFields",
     "NewDelivery",
     "NewMessage",
@@ -59,6 +62,7 @@ __all__ = [
     "hold_server_lock",
     "is_database_url",
     "iso",
+    "kept",
     "normalize_time",
     "open_store",
     "parse_iso",
