@@ -77,17 +77,7 @@ def duration(seconds: float | None) -> str:
     """``2d 3h``, ``1h 05m``, ``5m 00s``, ``7s``."""
     if seconds is None:
         return "–"
-    seconds = int(max(0, seconds))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
+    return db.time.span(seconds)
 
 
 def usd(value: float | None, digits: int = 6) -> str:
