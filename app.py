@@ -153,10 +153,11 @@ def create_app(
     )
     # The ledger's count of requests it did not record (past its per-minute cap), when the
     # app has a ledger on app.state.ledger.
-    state.metrics = metrics = Metrics(
-        unrecorded=lambda: getattr(getattr(state, "ledger", None), "unrecorded", 0)
-    )
-    metrics.bind(routes=[path for route in WEBHOOK_ROUTES for path in route.paths])
+    if settings.metrics_enabled:
+        state.metrics = metrics = Metrics(
+            unrecorded=lambda: getattr(getattr(state, "ledger", None), "unrecorded", 0)
+        )
+        metrics.bind(routes=[path for route in WEBHOOK_ROUTES for path in route.paths])
     return Litestar(
         route_handlers=[webhooks, *ROUTES, *console.ROUTES, *openapi_routes(openapi)],
         template_config=console.TEMPLATE_CONFIG,

@@ -86,6 +86,9 @@ class Settings:
     ledger_retention_days: Days = 30
     ledger_rejected_per_minute: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 600
     ledger_enabled: bool = True
+    # ``metrics_enabled=False``: no counters, ``/metrics`` answers 404. A benchmark knob
+    # (bench/ingest.py measures ingest without the ledger and the metrics), never for production.
+    metrics_enabled: bool = True
     # How every log line is written (monitoring/logs.py): readable text, or one JSON object.
     log_format: LogFormat = "console"
 
@@ -220,6 +223,12 @@ VARIABLES: tuple[Variable, ...] = (
         "LEADHOOK_LEDGER_ENABLED",
         "ledger_enabled",
         "1/0, true/false, yes/no or on/off (0 only to benchmark without the ledger)",
+        kind="bool",
+    ),
+    Variable(
+        "LEADHOOK_METRICS_ENABLED",
+        "metrics_enabled",
+        "1/0, true/false, yes/no or on/off (0 only to benchmark without the metrics)",
         kind="bool",
     ),
     Variable(

@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from litestar import Request, Response, get
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, NotFoundException
 
 import db
 from db.vocab import DEDUPED, IGNORED, REJECTED, STORED
@@ -36,6 +36,8 @@ PATH = "/metrics"
 @get(PATH, guards=[admin_token_guard], summary="Prometheus metrics")
 async def metrics(request: Request) -> Response[bytes]:
     state = request.app.state
+    if getattr(state, "metrics", None) is None:
+        raise NotFoundException("Metrics are off (LEADHOOK_METRICS_ENABLED=0)")
     now = state.clock()
     try:
         gauges = await state.store.job_gauges(now=db.iso(now))

@@ -70,6 +70,17 @@ def test_only_the_admin_token_as_bearer_reads_the_metrics(serve, headers):
     assert "leadhook_deliveries_total" in httpx.get(live.url + "/metrics", headers=AUTH).text
 
 
+def test_the_benchmark_knob_turns_the_metrics_off_and_deliveries_still_work(serve, workspace):
+    live = serve(admin_token=ADMIN, metrics_enabled=False, scheduler_enabled=False)
+    response = httpx.get(live.url + "/metrics", headers=AUTH)
+    assert response.status_code == 404
+    assert "LEADHOOK_METRICS_ENABLED" in response.json()["error"]
+    answer = httpx.post(
+        live.url + GHL, json=load_payload("ghl_sms_workflow.json"), headers=workspace.auth
+    )
+    assert answer.status_code == 200 and answer.json()["deduped"] is False
+
+
 # -- deliveries -------------------------------------------------------------------------------
 
 
