@@ -1,9 +1,10 @@
 """Clients (workspaces) and their webhook tokens, on Postgres (as :mod:`db.sqlite.clients`).
 
-:func:`check_token` runs inside every write that a token authorises; it reads the client's
-row ``FOR SHARE``, so a rotation or a disable waits for the writes already authorised and
-every write after it sees the new token: "stops working at once", as with SQLite's single
-writer.
+:func:`check_caller` runs inside every write that a token authorises (or an operator's
+replay, which names an enabled client); it reads the client's row ``FOR SHARE``, so a
+rotation or a disable waits for the writes already authorised and every write after it sees
+the new token: "stops working at once", as with SQLite's single writer. ``ingest`` does the
+same check in its first statement (:func:`caller_is_valid`).
 """
 
 from __future__ import annotations
