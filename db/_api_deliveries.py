@@ -52,11 +52,12 @@ class DeliveryOperations:
         delivery: NewDelivery,
         *,
         timeout: float | None = None,
-    ) -> int:
+    ) -> None:
         """An ignored delivery's row (``outcome`` ``ignored``), after re-checking the token in
         the same transaction (:class:`TokenRevoked`), as ``ingest`` does. ``token_hash``
         None: an operator's replay, which names its client: refused the same way when the
-        client is unknown or disabled."""
+        client is unknown or disabled. Returns nothing: the row is inserted with the batch's
+        other rows (no id comes back)."""
         args = (client_id, token_hash, delivery)
         return await self.write_op("record_ignored", *args, timeout=timeout)
 
