@@ -1,9 +1,10 @@
 """How leadhook is served: the one place that chooses the HTTP server and its limits.
 
 :func:`server` builds the server that ``leadhook serve`` runs (:func:`run`) and that the tests
-start on 127.0.0.1, so both run the same stack with the same settings: uvicorn (the app is
-writer-bound, docs/performance.md) with the connection rules of :mod:`handlers._connections`
-and its own accept loop (:class:`Acceptor`). Together they make DESIGN "Guarantees" hold:
+start on 127.0.0.1, so both run the same stack with the same settings (:data:`STACK`: uvicorn
+on the uvloop event loop with the httptools parser, the fastest stack measured,
+docs/performance.md) with the connection rules of :mod:`handlers._connections` and its own
+accept loop (:class:`Acceptor`). Together they make DESIGN "Guarantees" hold:
 
 - **read timeout** (``LEADHOOK_HTTP_READ_TIMEOUT_SECONDS``, 10): a request's headers *and* body
   must arrive within this time of its first byte (of the connection opening, for the first
@@ -22,8 +23,9 @@ and its own accept loop (:class:`Acceptor`). Together they make DESIGN "Guarante
 - **quiet logs under attack**: evictions, waits, timeouts and malformed requests are counted and
   reported in one WARNING line a minute at most.
 
-Issue 15 may change the stack (uvloop, httptools, granian): the rules must move with it, and
-tests/test_connections.py says whether they did.
+The rules are written once for both of uvicorn's HTTP/1.1 parsers (h11 stays selectable,
+``http="h11"``); tests/test_connections.py checks them on the stack served. There are no
+WebSocket routes: upgrade requests are answered as plain HTTP (``ws="none"``).
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ if TYPE_CHECKING:
     from config import Settings
 
 log = logging.getLogger("leadhook.http")
+
+# The server stack: uvicorn's event loop and HTTP parser settings (the benchmarks' bare
+# baseline runs on the same, bench/_servers.py).
+LOOP, HTTP = "uvloop", "httptools"
+STACK = f"uvicorn {uvicorn.__version__}, loop={LOOP}, http={HTTP}"
 
 # File descriptors kept for everything but client connections (the listening socket, SQLite's
 # database, WAL and shm files per connection, the AI client's pool, the event loop): 64, plus
@@ -207,15 +214,26 @@ def limits(settings: Settings) -> Limits:
     )
 
 
-def server(asgi_app: Any, settings: Settings, host: str, port: int, **options: Any) -> Server:
-    """The server for ``asgi_app`` on ``host:port`` with the settings' limits; ``options`` are
-    more uvicorn settings (the tests pass ``log_level``)."""
+def server(
+    asgi_app: Any,
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    http: str = HTTP,
+    **options: Any,
+) -> Server:
+    """The server for ``asgi_app`` on ``host:port`` with the settings' limits; ``http``: the
+    parser (``httptools``, or ``h11``); ``options`` are more uvicorn settings (the tests pass
+    ``log_level``)."""
     guard = ConnectionGuard(limits(settings))
     config = uvicorn.Config(
         asgi_app,
         host=host,
         port=port,
-        http=protocol_class(guard),
+        loop=LOOP,
+        http=protocol_class(guard, http),
+        ws="none",  # no WebSocket routes: an upgrade request is answered as plain HTTP
         timeout_keep_alive=guard.limits.keepalive,  # type: ignore[arg-type]
         access_log=False,  # its request lines would carry ?token= query strings
         **{"log_level": settings.log_level.lower(), **options},
