@@ -11,7 +11,7 @@ outer source is its path, so anything the write starts is attributed to it):
 4. carry the delivery out: store the message exactly once with its job
    (:class:`StoreMessage`), blacklist a lead (:class:`Unsubscribe`), or nothing
    (:class:`Ignore`), each with its ledger row in the same transaction;
-5. answer with JSON (200).
+5. answer with JSON (200), encoded here (:func:`json_answer`).
 
 Every request that reaches the route is one ``deliveries`` row (:mod:`handlers._ledger`,
 ``app.state.ledger``): an accepted one's row is written by the write of step 4 (an ignored
@@ -42,7 +42,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
-from litestar import Request, post
+from litestar import MediaType, Request, post
 from litestar.exceptions import (
     ClientException,
     HTTPException,
@@ -51,6 +51,7 @@ from litestar.exceptions import (
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers import HTTPRouteHandler
+from litestar.response.base import ASGIResponse
 
 import db
 from ai import ai_telemetry_source
@@ -146,7 +147,7 @@ def webhook_route(
         "token_in_body": token_in_body,
     }
 
-    async def receive(request: Request) -> dict[str, Any]:
+    async def receive(request: Request) -> ASGIResponse:
         state = request.app.state
         now = state.clock()
         entry = ledger_begin(request, path, now)
@@ -167,7 +168,9 @@ def webhook_route(
                 delivery = parse(payload, caller.client, now, state.settings)
                 if isinstance(delivery, Ignore) and entry is None:
                     await confirm(request, caller)  # with the ledger, its write checks
-                return meter.answered(await deliver(request, path, caller, delivery, entry))
+                return json_answer(
+                    meter.answered(await deliver(request, path, caller, delivery, entry))
+                )
             except HTTPException as exc:
                 answered = exc
                 if exc.status_code != 401:
@@ -188,6 +191,12 @@ def webhook_route(
                 raise
 
     return post(path, status_code=200, summary=summary, opt=opt)(receive)
+
+
+def json_answer(answer: dict[str, Any]) -> ASGIResponse:
+    """The 200 JSON answer, made here: Litestar passes an ASGI response through as it is (the
+    same bytes and headers it would make of the dict, without its response layers)."""
+    return ASGIResponse(body=msgspec.json.encode(answer), media_type=MediaType.JSON)
 
 
 async def read_body(request: Request) -> bytes:
