@@ -74,3 +74,35 @@ def test_the_other_deliveries_of_a_batch_with_a_lost_insert_commit(
     assert count_rows(database, "messages") == 8
     assert count_rows(database, "background_jobs") == 8
     assert count_rows(database, "deliveries") == 9
+
+
+def test_the_200_answer_has_the_headers_litestar_gives_a_dict(live, workspace):
+    """The route writes its answer itself (handlers/_body.py): the same head as Litestar's
+    JSON answers (its 4xx here), a body of exactly content-length bytes."""
+    import json
+    import socket
+
+    def exchange(raw: bytes) -> tuple[list[bytes], bytes]:
+        with socket.create_connection(("127.0.0.1", live.port), timeout=10) as sock:
+            sock.sendall(raw)
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        return head.lower().split(b"\r\n")[1:], body
+
+    payload = json.dumps(load_payload("ghl_sms_workflow.json")).encode()
+    head = (
+        f"POST {GHL_PATH} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        "Content-Type: application/json\r\n"
+    ).encode()
+    auth = f"Authorization: Bearer {workspace.token}\r\n".encode()
+    length = f"Content-Length: {len(payload)}\r\n\r\n".encode()
+    ok_headers, ok_body = exchange(head + auth + length + payload)
+    bad_headers, _ = exchange(head + length + payload)
+    assert b"content-type: application/json" in ok_headers
+    assert f"content-length: {len(ok_body)}".encode() in ok_headers
+    assert json.loads(ok_body)["success"] is True
+    assert b"content-type: application/json" in bad_headers
+    names = sorted(h.split(b":")[0] for h in ok_headers)
+    assert names == sorted(h.split(b":")[0] for h in bad_headers)
