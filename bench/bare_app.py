@@ -1,6 +1,7 @@
 """The baseline: the same Litestar stack with a JSON route that stores nothing, served by the
-same server as leadhook (``handlers._server``: uvicorn on uvloop with httptools, the same
-accept loop and connection rules): ``python -m bench.bare_app PORT``."""
+same server as ``leadhook serve`` (``handlers._server.run``: uvicorn on uvloop with
+httptools, the same accept loop, connection rules and frozen startup heap):
+``python -m bench.bare_app PORT``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import msgspec
 from litestar import Litestar, Request, post
 
 from config import Settings
-from handlers._server import server
+from handlers._server import run
 
 
 @post("/bare", status_code=200)
@@ -25,7 +26,7 @@ app = Litestar(route_handlers=[bare], debug=False)
 
 def main(port: int) -> None:
     settings = Settings(log_level="WARNING")
-    server(app, settings, "127.0.0.1", port, log_config=None).run()
+    run(app, settings, "127.0.0.1", port, log_config=None)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,12 @@ accept loop (:class:`Acceptor`). Together they make DESIGN "Guarantees" hold:
 - **quiet logs under attack**: evictions, waits, timeouts and malformed requests are counted and
   reported in one WARNING line a minute at most.
 
+``leadhook serve`` (:func:`run`) also moves everything alive once the app has started (modules,
+the app, its settings) out of the cyclic garbage collector's sight (``gc.freeze()``): a full
+collection otherwise walks that heap every few thousand requests, stalling the event loop and
+the writer (one GIL) for 50-90 ms, the p99 of ingest (issue 15; docs/performance.md). Objects
+made later are collected as usual.
+
 The rules are written once for both of uvicorn's HTTP/1.1 parsers (h11 stays selectable,
 ``http="h11"``); tests/test_connections.py checks them on the stack served. There are no
 WebSocket routes: upgrade requests are answered as plain HTTP (``ws="none"``).
@@ -31,6 +37,7 @@ WebSocket routes: upgrade requests are answered as plain HTTP (``ws="none"``).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import resource
 import socket
@@ -165,9 +172,12 @@ class Server(uvicorn.Server):
     """uvicorn's server, listening through :class:`Acceptor`. The socket is bound before the
     app starts, so a port that is taken stops the start before the scheduler runs."""
 
-    def __init__(self, config: uvicorn.Config, guard: ConnectionGuard) -> None:
+    def __init__(
+        self, config: uvicorn.Config, guard: ConnectionGuard, *, freeze_heap: bool = False
+    ) -> None:
         super().__init__(config)
         self.guard = guard
+        self.freeze_heap = freeze_heap
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         if sockets is not None:
@@ -185,6 +195,9 @@ class Server(uvicorn.Server):
         if self.lifespan.should_exit:
             sock.close()
             sys.exit(STARTUP_FAILURE)
+        if self.freeze_heap:
+            gc.collect()  # what is garbage already is freed, not frozen
+            gc.freeze()
 
         def create_protocol() -> GuardedProtocol:
             return config.http_protocol_class(  # type: ignore[call-arg]
@@ -221,11 +234,13 @@ def server(
     port: int,
     *,
     http: str = HTTP,
+    freeze_heap: bool = False,
     **options: Any,
 ) -> Server:
     """The server for ``asgi_app`` on ``host:port`` with the settings' limits; ``http``: the
-    parser (``httptools``, or ``h11``); ``options`` are more uvicorn settings (the tests pass
-    ``log_level``)."""
+    parser (``httptools``, or ``h11``); ``freeze_heap``: ``gc.freeze()`` once started (see
+    the module docstring; a process that serves, not a test's); ``options`` are more
+    uvicorn settings (the tests pass ``log_level``)."""
     guard = ConnectionGuard(limits(settings))
     config = uvicorn.Config(
         asgi_app,
@@ -239,10 +254,10 @@ def server(
         **{"log_level": settings.log_level.lower(), **options},
     )
     logging.getLogger("uvicorn.error").addFilter(QUIET_INVALID_REQUESTS)  # added once
-    return Server(config, guard)
+    return Server(config, guard, freeze_heap=freeze_heap)
 
 
 def run(asgi_app: Any, settings: Settings, host: str, port: int, **options: Any) -> None:
     """Serve until SIGINT/SIGTERM (``leadhook serve``); ``options`` as for :func:`server`."""
     raise_fd_limit()
-    server(asgi_app, settings, host, port, **options).run()
+    server(asgi_app, settings, host, port, freeze_heap=True, **options).run()

@@ -421,3 +421,25 @@ def test_a_large_body_sent_with_its_head_is_not_taken_for_a_large_head(serve, wo
         )
         received, _ = read_until_closed(sock, timeout=10)
     assert received.startswith(b"HTTP/1.1 200 "), received[:300]
+
+
+def test_a_serving_process_freezes_its_startup_heap(settings):
+    """``leadhook serve`` (handlers._server.run) takes what is alive once the app has started
+    out of the cyclic collector's sight: full collections no longer stall the server."""
+    import gc
+
+    import app as app_module
+    from tests.conftest import LiveServer
+
+    class FrozenServer(LiveServer):
+        def __init__(self, application) -> None:
+            super().__init__(application)
+            self.server.freeze_heap = True
+
+    before = gc.get_freeze_count()
+    try:
+        with FrozenServer(app_module.create_app(settings)) as live:
+            assert httpx.get(live.url + "/healthz", timeout=10).status_code == 200
+            assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()  # this test process keeps collecting everything
