@@ -259,26 +259,30 @@ class H11Guarded(GuardedProtocol, H11Protocol):
 class HttpToolsGuarded(GuardedProtocol, HttpToolsProtocol):
     """uvicorn's httptools protocol with the rules, and the head limit httptools lacks: a
     head over :data:`MAX_HEAD_BYTES` gets 400 JSON (httptools would buffer a header without
-    end until the read timeout). Counted exactly from a chunk that starts in the head or
-    between requests; a chunk that ends a body and starts a pipelined request's head does not
-    count (its split is unknown), the chunks after it do."""
+    end until the read timeout). A chunk counts whole when it holds nothing but the head still
+    incomplete after it (it began in that head, or between requests and began it); a chunk
+    that also ends an earlier request (pipelining) does not count (its split is unknown), the
+    chunks after it do."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._in_head = False  # a request's head has begun and is not complete
         self._in_body = False  # its head is complete, its body is not
+        self._begun = 0  # requests begun on this connection
         self._head_bytes = 0
 
     def data_received(self, data: bytes) -> None:
-        counts = not self._in_body
+        in_head, in_body, begun = self._in_head, self._in_body, self._begun
         super().data_received(data)
-        if self._in_head and counts and not self.transport.is_closing():
+        only_head = not in_body and self._begun == begun + (0 if in_head else 1)
+        if self._in_head and only_head and not self.transport.is_closing():
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
                 self.send_400_response(f"request head larger than {MAX_HEAD_BYTES} bytes")
 
     def on_message_begin(self) -> None:
         self._in_head, self._head_bytes = True, 0
+        self._begun += 1
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:

@@ -443,3 +443,18 @@ def test_a_serving_process_freezes_its_startup_heap(settings):
             assert gc.get_freeze_count() > before
     finally:
         gc.unfreeze()  # this test process keeps collecting everything
+
+
+def test_pipelined_requests_in_one_chunk_are_not_taken_for_a_large_head(serve):
+    """A chunk that holds a whole request and part of the next one's head: only the next
+    chunks count towards the head limit (two 10 KB heads, one chunk of 18 KB)."""
+    live = serve()
+    pad = b"X-Pad: " + b"a" * 10_000 + b"\r\n"
+    first = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + pad + b"\r\n"
+    second = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + pad + b"\r\n"
+    with connect(live.port) as sock:
+        sock.sendall(first + second[:8_000])
+        time.sleep(0.2)
+        sock.sendall(second[8_000:])
+        received, _ = read_until_closed(sock, timeout=10)
+    assert received.count(b"HTTP/1.1 200 ") == 2, received[:300]
