@@ -91,13 +91,13 @@ def leadhook_server(db_path: Path, *, started: list | None = None, **extra: str)
 
 @contextmanager
 def bare_server():
+    """The bare route (bench/bare_app.py) on leadhook's own server stack."""
     port = free_port()
-    code = (
-        "import uvicorn; from bench.bare_app import app; "
-        f"uvicorn.run(app, host='127.0.0.1', port={port}, access_log=False, log_level='warning')"
-    )
     process = subprocess.Popen(
-        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, "-m", "bench.bare_app", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:

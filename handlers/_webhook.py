@@ -13,6 +13,9 @@ outer source is its path, so anything the write starts is attributed to it):
    (:class:`Ignore`), each with its ledger row in the same transaction;
 5. answer with JSON (200).
 
+The body is read and the answer written on the ASGI messages (:mod:`handlers._body`), not
+through Litestar's request and response layers.
+
 Every request that reaches the route is one ``deliveries`` row (:mod:`handlers._ledger`,
 ``app.state.ledger``): an accepted one's row is written by the write of step 4 (an ignored
 event's write records just the row, re-checking the token); a rejected one's (any 4xx, or a
@@ -56,6 +59,8 @@ import db
 from ai import ai_telemetry_source
 from db import Client, LeadFields, NewDelivery, NewMessage
 from handlers._auth import Caller, authenticate, confirm, revoked
+from handlers._body import JsonAnswer
+from handlers._body import read_body as read_raw_body
 from handlers._errors import PayloadTooLarge, RequestTimeout, TooManyRequests, clip
 from handlers._ledger import Entry
 from handlers.metrics import DeliveryMeter
@@ -146,7 +151,7 @@ def webhook_route(
         "token_in_body": token_in_body,
     }
 
-    async def receive(request: Request) -> dict[str, Any]:
+    async def receive(request: Request) -> JsonAnswer:
         state = request.app.state
         now = state.clock()
         entry = ledger_begin(request, path, now)
@@ -167,7 +172,8 @@ def webhook_route(
                 delivery = parse(payload, caller.client, now, state.settings)
                 if isinstance(delivery, Ignore) and entry is None:
                     await confirm(request, caller)  # with the ledger, its write checks
-                return meter.answered(await deliver(request, path, caller, delivery, entry))
+                answer = await deliver(request, path, caller, delivery, entry)
+                return JsonAnswer(meter.answered(answer))
             except HTTPException as exc:
                 answered = exc
                 if exc.status_code != 401:
@@ -191,16 +197,17 @@ def webhook_route(
 
 
 async def read_body(request: Request) -> bytes:
-    """The raw body; 413 past the route's limit (stating it), 408 if the client left first."""
+    """The raw body (:func:`handlers._body.read_body`); 413 past the route's limit (stating
+    it), 408 if the client left first."""
     try:
-        return await request.body()
+        return await read_raw_body(request)
     except RequestEntityTooLarge:
         limit = request.route_handler.resolve_request_max_body_size()
         raise PayloadTooLarge(
             f"Body is larger than the limit of {limit} bytes (LEADHOOK_MAX_BODY_BYTES): "
             "send one event per request"
         ) from None
-    except InternalServerException as exc:  # Litestar's "client disconnected prematurely"
+    except InternalServerException as exc:  # "client disconnected prematurely"
         raise RequestTimeout(
             "The connection closed before the whole body arrived: send it again"
         ) from exc

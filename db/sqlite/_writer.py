@@ -23,6 +23,10 @@ batch: with savepoints (after a failure) ``db.deferred_rows`` is None and units 
 once, inside their own savepoint; a deferred insert that fails makes the batch run again that
 way. A unit that defers rows gets no row ids back.
 
+``db.rerun_on_failure`` is True in that first run (False with savepoints, and absent on a plain
+connection): a unit may then skip a savepoint of its own and raise instead, since a failure
+re-runs it inside one (the ingest operation does, for a message insert that loses a race).
+
 Time bounds. A write given ``timeout`` seconds is answered within them: the writer starts it
 no later than ``timeout - allowance`` (a quarter of it, at most a second, is left for its
 commit), waits for another process's write lock only until the earliest such deadline of the
@@ -302,6 +306,7 @@ class Writer:
         (every unit was then failed)."""
         self._writer_db.batch_memo = {}
         self._writer_db.deferred_rows = None if savepoints else {}
+        self._writer_db.rerun_on_failure = not savepoints
         outcomes: list[tuple[Unit, Any, BaseException | None]] = []
         for unit in live:
             if savepoints:
