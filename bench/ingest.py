@@ -130,7 +130,8 @@ def report(rows: list[tuple[str, _wrk.Result]], connections: int) -> str:
     cpu_on, cpu_off = _mean(rows, WITH_LABEL, "cpu_us"), _mean(rows, WITHOUT_LABEL, "cpu_us")
     lines.append(
         f"the ledger and metrics: {on:.0f} req/s with them, {off:.0f} without (mean of "
-        f"{PAIRS} alternate runs each): they cost {(1 - on / off) * 100:.1f} % of the rate (target <= 10 %); "
+        f"{PAIRS} alternate runs each): they cost {(1 - on / off) * 100:.1f} % of the rate "
+        f"(target <= 10 %); "
         f"server CPU {cpu_on:.0f} against {cpu_off:.0f} us a request "
         f"({(cpu_on / cpu_off - 1) * 100:+.1f} %)"
     )
