@@ -31,6 +31,7 @@ Count = Annotated[int, msgspec.Meta(ge=1, le=1000)]
 Days = Annotated[int, msgspec.Meta(ge=0, le=36_500)]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["console", "json"]
 Provider = Literal["openai", "offline"]
 
 
@@ -51,7 +52,7 @@ class Settings:
     # The model the openai provider requests, and its per-call timeout.
     ai_model: NonEmpty = "gpt-4o-mini"
     ai_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
-    job_concurrency: Count = 4
+    job_concurrency: Count = 64
     ghl_dedupe_window_seconds: Annotated[int, msgspec.Meta(ge=0)] = 7200
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024, le=64 * 1024 * 1024)] = 262_144
     # How long a webhook waits for its commit before answering 429 (the answer comes within it).
@@ -77,6 +78,19 @@ class Settings:
     max_connections: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1000
     http_read_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 10.0
     http_keepalive_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 5.0
+    # The delivery ledger (docs/deliveries.md): bodies kept this many days (0: never kept),
+    # rows this many days (0: forever); requests without a valid token recorded at most this
+    # many a minute (the rest only counted). ``ledger_enabled=False`` records nothing: a
+    # benchmark knob (bench/ingest.py compares the two), never for production.
+    ledger_body_days: Days = 7
+    ledger_retention_days: Days = 30
+    ledger_rejected_per_minute: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 600
+    ledger_enabled: bool = True
+    # ``metrics_enabled=False``: no counters, ``/metrics`` answers 404. A benchmark knob
+    # (bench/ingest.py measures ingest without the ledger and the metrics), never for production.
+    metrics_enabled: bool = True
+    # How every log line is written (monitoring/logs.py): readable text, or one JSON object.
+    log_format: LogFormat = "console"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
@@ -189,6 +203,39 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "LEADHOOK_HTTP_KEEPALIVE_SECONDS", "http_keepalive_seconds", "seconds above 0, up to 3600"
+    ),
+    Variable(
+        "LEADHOOK_LEDGER_BODY_DAYS",
+        "ledger_body_days",
+        "days from 0 (0: bodies are never kept) to 36500",
+    ),
+    Variable(
+        "LEADHOOK_LEDGER_RETENTION_DAYS",
+        "ledger_retention_days",
+        "days from 0 (never prune) to 36500",
+    ),
+    Variable(
+        "LEADHOOK_LEDGER_REJECTED_PER_MINUTE",
+        "ledger_rejected_per_minute",
+        "an integer from 0 to 1000000 (rows a minute for requests without a valid token)",
+    ),
+    Variable(
+        "LEADHOOK_LEDGER_ENABLED",
+        "ledger_enabled",
+        "1/0, true/false, yes/no or on/off (0 only to benchmark without the ledger)",
+        kind="bool",
+    ),
+    Variable(
+        "LEADHOOK_METRICS_ENABLED",
+        "metrics_enabled",
+        "1/0, true/false, yes/no or on/off (0 only to benchmark without the metrics)",
+        kind="bool",
+    ),
+    Variable(
+        "LEADHOOK_LOG_FORMAT",
+        "log_format",
+        "console (readable lines) or json (one JSON object a line)",
+        kind="lower",
     ),
 )
 _BY_FIELD = {var.field: var for var in VARIABLES}

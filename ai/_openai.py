@@ -11,7 +11,13 @@ The SDK's own retries are off (the job runner retries). Its exceptions stop here
 - HTTP 408, 409, 5xx → :class:`~ai.errors.AIRetryableError` with ``status_code`` (and
   ``retry_after`` when given);
 - any other HTTP status (400, 401, 403, 404, 422, ...) → :class:`~ai.errors.AIRequestError`;
-- a response the SDK cannot read → :class:`~ai.errors.AIResponseError`.
+- a response that is not a JSON object → :class:`~ai.errors.AIResponseError`.
+
+Every call is paced by the provider's :class:`~ai._ratelimit.RateLimiter` (one per provider,
+and the process has one provider: ``app.state.ai``): it waits for its turn from the
+``x-ratelimit-*`` headers and ``Retry-After`` of earlier answers, and its own answer's headers
+(any status) pace the next calls. A call's tokens are estimated for the tokens budget as its
+prompt's (four characters a token) plus the output tokens calls have been answering with.
 
 Usage comes from the response's ``usage``; a compatible server may leave it or its details
 out, and the missing counts are None. The SDK takes over a second to import, so it is loaded
@@ -20,7 +26,8 @@ with the first provider and not by ``import ai`` (handlers import only the telem
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -28,8 +35,10 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ai._ratelimit import RateLimiter
 from ai._types import Completion, Prompt, Usage
 from ai.errors import AIRateLimited, AIRequestError, AIResponseError, AIRetryableError
+from ai.offline import estimate_tokens
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -41,6 +50,12 @@ def _sdk() -> ModuleType:
     import openai  # deferred: see the module doc
 
     return openai
+
+
+def _response_class() -> type:
+    import httpx2  # the SDK's HTTP client: its raw response (the SDK's "undocumented endpoints")
+
+    return httpx2.Response
 
 
 def retry_after_seconds(
@@ -75,18 +90,43 @@ def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _field(raw: Any, name: str) -> Any:
+    return raw.get(name) if isinstance(raw, Mapping) else None
+
+
 def parse_usage(raw: Any) -> Usage:
-    """Chat Completions ``usage``; compatible servers may omit it or its details (None)."""
-    if raw is None:
-        return Usage()
-    prompt_details = getattr(raw, "prompt_tokens_details", None)
-    completion_details = getattr(raw, "completion_tokens_details", None)
+    """Chat Completions ``usage`` (the JSON object); compatible servers may omit it or its
+    details (None)."""
+    prompt_details = _field(raw, "prompt_tokens_details")
+    completion_details = _field(raw, "completion_tokens_details")
     return Usage(
-        input_tokens=_int_or_none(getattr(raw, "prompt_tokens", None)),
-        cached_input_tokens=_int_or_none(getattr(prompt_details, "cached_tokens", None)),
-        output_tokens=_int_or_none(getattr(raw, "completion_tokens", None)),
-        reasoning_tokens=_int_or_none(getattr(completion_details, "reasoning_tokens", None)),
-        total_tokens=_int_or_none(getattr(raw, "total_tokens", None)),
+        input_tokens=_int_or_none(_field(raw, "prompt_tokens")),
+        cached_input_tokens=_int_or_none(_field(prompt_details, "cached_tokens")),
+        output_tokens=_int_or_none(_field(raw, "completion_tokens")),
+        reasoning_tokens=_int_or_none(_field(completion_details, "reasoning_tokens")),
+        total_tokens=_int_or_none(_field(raw, "total_tokens")),
+    )
+
+
+def parse_completion(body: bytes) -> Completion:
+    """A Chat Completions answer's first message, model and usage, read from its JSON body
+    (:class:`~ai.errors.AIResponseError` when it is not a JSON object)."""
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise AIResponseError(f"invalid response: not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise AIResponseError(f"invalid response: a JSON {type(data).__name__}, not an object")
+    choices = data.get("choices")
+    first = choices[0] if isinstance(choices, list) and choices else None
+    content = _field(_field(first, "message"), "content")
+    if content is not None and not isinstance(content, str):
+        raise AIResponseError("invalid response: the message content is not text")
+    model = data.get("model")
+    return Completion(
+        content=content,
+        response_model=model if isinstance(model, str) and model else None,
+        usage=parse_usage(data.get("usage")),
     )
 
 
@@ -140,7 +180,8 @@ def sdk_errors(endpoint: str | None = None) -> Iterator[None]:
 
 
 class OpenAIProvider:
-    """``openai.AsyncOpenAI`` Chat Completions in JSON mode, with the SDK's retries off."""
+    """``openai.AsyncOpenAI`` Chat Completions in JSON mode, with the SDK's retries off, paced
+    by ``limiter`` (a new :class:`~ai._ratelimit.RateLimiter` unless one is shared)."""
 
     name = "openai"
     free = False
@@ -152,6 +193,7 @@ class OpenAIProvider:
         api_key: str | None,
         base_url: str | None = None,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.model = model
         self._client = _sdk().AsyncOpenAI(
@@ -159,24 +201,52 @@ class OpenAIProvider:
         )
         self.base_url = public_url(str(self._client.base_url))
         self.endpoint = f"POST {self.base_url.rstrip('/')}/chat/completions"
+        self._response = _response_class()
+        self.limiter = limiter or RateLimiter()
+        self._output_tokens = 0.0  # what answers have been using, for the tokens estimate
 
-    async def complete(self, prompt: Prompt) -> Completion:
+    def estimate_tokens(self, prompt: Prompt) -> float:
+        """What a call of ``prompt`` is expected to take from the tokens budget."""
+        asked = estimate_tokens(prompt.system) + estimate_tokens(prompt.user)
+        return asked + self._output_tokens
+
+    async def complete(
+        self, prompt: Prompt, *, on_send: Callable[[], None] | None = None
+    ) -> Completion:
+        openai = _sdk()
         with sdk_errors(self.endpoint):
-            response = await self._client.chat.completions.create(
-                model=self.model,
-                messages=[
-                    {"role": "system", "content": prompt.system},
-                    {"role": "user", "content": prompt.user},
-                ],
-                response_format={"type": "json_object"},
-            )
-        choices = response.choices or []
-        content = choices[0].message.content if choices else None
-        return Completion(
-            content=content,
-            response_model=response.model or None,
-            usage=parse_usage(response.usage),
-        )
+            slot = await self.limiter.acquire(self.estimate_tokens(prompt))
+            if on_send is not None:
+                on_send()
+            try:
+                # The SDK's raw POST: its request-type transform and response models cost
+                # more CPU than the call's own HTTP (bench/ai_drain.py); the body is plain.
+                raw = await self._client.post(
+                    "/chat/completions", cast_to=self._response, body=self._body(prompt)
+                )
+            except openai.APIStatusError as exc:
+                headers = exc.response.headers
+                self.limiter.observe(slot, headers, exc.status_code, retry_after_seconds(headers))
+                raise
+            except BaseException:
+                self.limiter.release(slot)
+                raise
+            self.limiter.observe(slot, raw.headers, raw.status_code)
+            body = raw.content  # read by the SDK (not a stream)
+        completion = parse_completion(body)
+        if (output := completion.usage.output_tokens) is not None:
+            self._output_tokens = 0.8 * (self._output_tokens or output) + 0.2 * output
+        return completion
+
+    def _body(self, prompt: Prompt) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "messages": [
+                {"role": "system", "content": prompt.system},
+                {"role": "user", "content": prompt.user},
+            ],
+            "response_format": {"type": "json_object"},
+        }
 
     async def close(self) -> None:
         await self._client.close()

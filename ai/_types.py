@@ -8,7 +8,7 @@ depend on them and not on each other.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -64,6 +64,11 @@ class Provider(Protocol):
     free: bool  # known to cost nothing (cost_usd 0.0 rather than a price lookup)
     endpoint: str  # where calls go, as logged and named by errors: 'POST https://...' | 'offline'
 
-    async def complete(self, prompt: Prompt) -> Completion: ...
+    async def complete(
+        self, prompt: Prompt, *, on_send: Callable[[], None] | None = None
+    ) -> Completion:
+        """Answer ``prompt``. A provider that waits for its turn before sending (rate
+        limits) calls ``on_send()`` when the request goes, so the wait is not latency."""
+        ...
 
     async def close(self) -> None: ...

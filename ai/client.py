@@ -8,7 +8,8 @@ as a JSON object, validates it, and records the call:
 - the job (``background_job_id``, ``job_attempt``) from :func:`ai.current_job`, and its
   ``client_id`` / ``lead_id`` / ``message_id`` unless passed explicitly;
 - tokens by type from the provider's ``usage`` (NULL when the server reports none),
-  ``latency_ms`` of the provider call, ``status``, ``created_at`` (when the call started);
+  ``latency_ms`` of the provider call, ``status``, ``created_at`` (when the call started: when
+  its request went, after any wait for the provider's rate limits, :mod:`ai._ratelimit`);
 - the unit prices at call time (:mod:`ai.prices`): ``price_input_per_mtok``,
   ``price_cached_input_per_mtok``, ``price_output_per_mtok`` and ``price_source`` of the
   requested model, else of the response model; all NULL for an unpriced model, 0 and
@@ -16,6 +17,10 @@ as a JSON object, validates it, and records the call:
 - ``cost_usd`` from those prices and the usage. NULL when the model is unpriced or the call
   reported no usage (a timeout, a connection error, any HTTP error: 429 like the others);
   0.0 for the offline provider. A row is never priced again afterwards.
+
+Each row is also handed to the client's ``observers`` (callables taking the row, on the thread
+of the call: the metrics, the runner's per-attempt tally); one that raises is logged and does
+not fail the call.
 
 Rows go to the store through :class:`ai._recorder.InteractionRecorder`: without waiting for
 the commit, and kept and written again while the database cannot take them (a full disk);
@@ -110,10 +115,16 @@ class _Call:
 
     prompt: Prompt
     attribution: _Attribution
+    clock: Callable[[], datetime]
     started_at: datetime
     started: float = field(default_factory=time.perf_counter)
     completion: Completion | None = None
     latency_ms: int | None = None
+
+    def sent(self) -> None:
+        """The request goes now: the time waited for the rate limits is not the call's."""
+        self.started_at = self.clock()
+        self.started = time.perf_counter()
 
     def stop(self) -> None:
         """Take the latency of the provider call (the first stop counts)."""
@@ -139,6 +150,8 @@ class AIClient:
         )
         self.clock = clock
         self.recorder = InteractionRecorder(store)
+        # Told of every row as it is made (see the module docstring).
+        self.observers: list[Callable[[dict[str, Any]], None]] = []
 
     @property
     def model(self) -> str:
@@ -197,9 +210,9 @@ class AIClient:
         when the object is unusable; the call is then an ``error`` row.
         """
         attribution = _Attribution(source, client_id, lead_id, message_id)
-        call = _Call(prompt, attribution, started_at=self.clock())
+        call = _Call(prompt, attribution, self.clock, started_at=self.clock())
         try:
-            call.completion = await self.provider.complete(prompt)
+            call.completion = await self.provider.complete(prompt, on_send=call.sent)
             call.stop()
             data = parse_json_object(call.completion.content)
             value = _validated(validate, data)
@@ -281,6 +294,11 @@ class AIClient:
             log.exception("could not make the AI interaction row of %s", call.prompt.feature_id)
             return {}
         self.recorder.record(row)
+        for observe in list(self.observers):
+            try:
+                observe(row)
+            except Exception:
+                log.exception("an observer of AI interaction rows failed")
         return row
 
     async def flush(self, timeout: float | None = 30.0) -> None:

@@ -61,7 +61,10 @@ class OfflineProvider:
         """The JSON object the provider answers ``prompt`` with."""
         return dict(self.answer_for(prompt.feature_id)(prompt))
 
-    async def complete(self, prompt: Prompt) -> Completion:
+    async def complete(
+        self, prompt: Prompt, *, on_send: Callable[[], None] | None = None
+    ) -> Completion:
+        """Answered at once: never paced (nothing is sent, ``on_send`` is not needed)."""
         content = json.dumps(self.answer(prompt), ensure_ascii=False)
         input_tokens = estimate_tokens(prompt.system) + estimate_tokens(prompt.user)
         output_tokens = estimate_tokens(content)

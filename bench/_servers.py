@@ -61,8 +61,15 @@ def add_workspace(db_path: Path, location: str = "loc_bench") -> str:
     return json.loads(out)["token"]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def leadhook_server(db_path: Path, **extra: str):
+def leadhook_server(db_path: Path, *, started: list | None = None, **extra: str):
+    """``leadhook serve`` on a free port (``started``: gets the process appended)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-c", "import cli; cli.main()", "serve", "--port", str(port)],
@@ -72,6 +79,8 @@ def leadhook_server(db_path: Path, **extra: str):
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+    if started is not None:
+        started.append(process)
     try:
         _wait(f"{url}/healthz", process)
         yield url
@@ -82,13 +91,13 @@ def leadhook_server(db_path: Path, **extra: str):
 
 @contextmanager
 def bare_server():
+    """The bare route (bench/bare_app.py) on leadhook's own server stack."""
     port = free_port()
-    code = (
-        "import uvicorn; from bench.bare_app import app; "
-        f"uvicorn.run(app, host='127.0.0.1', port={port}, access_log=False, log_level='warning')"
-    )
     process = subprocess.Popen(
-        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, "-m", "bench.bare_app", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -56,6 +56,7 @@ class Result:
     p99_ms: float
     requests: int
     errors: int
+    cpu_us: float | None = None  # the server's CPU time per request, when measured
 
 
 def have_wrk() -> bool:

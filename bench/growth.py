@@ -1,12 +1,12 @@
 """Growth benchmark: ingest rate, report time and console pages with 10k against 1M rows.
 
-For each size, a database with that many ``messages`` (each with its job), ``ai_interactions``
-rows (bench/_seed.py) and ``ai_drafts`` (one per message; 1 % of the jobs FAILED, some
-RUNNING and PENDING, lead changes), then: the GoHighLevel webhook under wrk (64 connections,
-unique payloads, the job runner off so that only ingest is measured), the spend report
-(``Store.ai_report``) by source, feature and model, best of 3, and every console page
-(logged in over HTTP on 127.0.0.1: the time to the last byte, best of 5, so server time plus
-the loopback round trip).
+For each size, a database with that many ``messages`` (each with its job and its
+``deliveries`` row), ``ai_interactions`` rows (bench/_seed.py) and ``ai_drafts`` (one per
+message; 1 % of the jobs FAILED, some RUNNING and PENDING, lead changes), then: the
+GoHighLevel webhook under wrk (64 connections, unique payloads, the job runner off so that
+only ingest is measured), the spend report (``Store.ai_report``) by source, feature and
+model, best of 3, and every console page (logged in over HTTP on 127.0.0.1: the time to the
+last byte, best of 5, so server time plus the loopback round trip).
 
     python -m bench.growth [--small 10000] [--large 1000000] [--seconds 8] [--console-only]
 """
@@ -44,6 +44,11 @@ CONSOLE_PAGES = [
     "/console/leads/{lead}",
     "/console/drafts",
     "/console/about",
+    "/console/deliveries",
+    "/console/deliveries?outcome=rejected",
+    "/console/deliveries?route=/api/webhooks/ghl/sms&before={delivery_before}",
+    "/console/deliveries?key=ghl_sms:seed{key:024d}",
+    "/console/deliveries/{delivery}",
 ]
 
 
@@ -60,7 +65,9 @@ def report_seconds(path: Path, by: str) -> float:
 
 def seed_console(database, rows: int) -> dict[str, int]:
     """What the console shows besides messages and AI rows (bench data only): one draft per
-    message, 1 % of the jobs FAILED, 100 RUNNING, 1,000 PENDING, sentiment changes."""
+    message, 1 % of the jobs FAILED, 100 RUNNING, 1,000 PENDING, sentiment changes, and the
+    delivery ledger: a stored row per message (its body kept for one in ten) and a rejected
+    row without a client for one message in a hundred."""
     conn = database.conn
     conn.execute("BEGIN IMMEDIATE")
     conn.execute(
@@ -82,11 +89,33 @@ def seed_console(database, rows: int) -> dict[str, int]:
     conn.execute(
         "UPDATE leads SET status = 'qualified', sentiment_tag = 'Interested' WHERE id % 3 = 0"
     )
+    conn.execute(
+        "INSERT INTO deliveries (received_at, route, client_id, status_code, outcome, event_type,"
+        " message_id, dedupe_key, duration_ms, body_bytes, body_sha256, body, answer)"
+        " SELECT received_at, '/api/webhooks/ghl/sms', client_id, 200, 'stored', 'InboundMessage',"
+        " id, webhook_dedupe_key, 4.2, 900, printf('%064d', id),"
+        ' CASE WHEN id % 10 = 0 THEN \'{"type":"InboundMessage","body":"\' || body || \'"}\' END,'
+        " '{\"success\":true}' FROM messages ORDER BY id"
+    )
+    conn.execute(
+        "INSERT INTO deliveries (received_at, route, status_code, outcome, error, duration_ms,"
+        " body_bytes, body_sha256, answer) SELECT received_at, '/api/webhooks/email', 401,"
+        " 'rejected', 'Missing or invalid client token', 0.3, 700, printf('%064d', id),"
+        " '{\"success\":false}' FROM messages WHERE id % 100 = 0 ORDER BY id"
+    )
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     job = conn.execute("SELECT MAX(id) FROM background_jobs WHERE status = 'FAILED'").fetchone()
     lead = conn.execute("SELECT MAX(lead_id) FROM messages").fetchone()
-    return {"job": job[0] or 1, "lead": lead[0] or 1, "before": max(1, rows // 2)}
+    delivery = conn.execute("SELECT MAX(id) FROM deliveries WHERE body IS NOT NULL").fetchone()
+    return {
+        "job": job[0] or 1,
+        "lead": lead[0] or 1,
+        "before": max(1, rows // 2),
+        "delivery": delivery[0] or 1,
+        "delivery_before": max(1, rows // 2),
+        "key": rows // 3,
+    }
 
 
 def console_ms(url: str, ids: dict[str, int]) -> dict[str, float]:

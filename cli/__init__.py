@@ -4,7 +4,7 @@ One module per group: :mod:`cli.serve` (``serve``: the server lock, the port che
 start-up banner of :mod:`cli._banner`, the demo workspace of ``make run``), :mod:`cli.db`
 (``db migrate|backup|check``), :mod:`cli.config` (``config``), :mod:`cli.clients`,
 :mod:`cli.jobs`, :mod:`cli.leads`,
-:mod:`cli.drafts`, :mod:`cli.ai`; what they share (settings, opening the
+:mod:`cli.drafts`, :mod:`cli.ai`, :mod:`cli.deliveries`; what they share (settings, opening the
 store, ``--json`` output, tables) is :mod:`cli._output`. Commands reach the database only
 through :mod:`db`'s public interface, so they work whether or not a server runs, and only
 ``serve`` and ``db migrate`` create a database file. Exit status: 0 on success, 1 for a
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import click
 
-from cli import ai, clients, db, drafts, jobs, leads, serve
+from cli import ai, clients, db, deliveries, drafts, jobs, leads, serve
 from cli import config as config_command
 from cli._output import ConfigProblem
 from config import ConfigError
@@ -57,6 +57,7 @@ cli.add_command(leads.leads_group)
 cli.add_command(ai.ai_group)
 cli.add_command(leads.leads_group)
 cli.add_command(drafts.drafts_group)
+cli.add_command(deliveries.deliveries_group)
 
 
 def main() -> None:

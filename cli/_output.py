@@ -119,17 +119,7 @@ def table(rows: list[list[str]], *, min_width: int = 0) -> list[str]:
 
 def age(seconds: float) -> str:
     """A duration in its two largest units: ``2d 3h``, ``1h 05m``, ``5m 00s``, ``7s``."""
-    seconds = int(max(0, seconds))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
+    return db.time.span(seconds)
 
 
 def one_line(text: str | None, width: int = 60) -> str:

@@ -19,7 +19,6 @@ workspace.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import sys
@@ -31,6 +30,7 @@ import db
 from cli._banner import banner
 from cli._output import open_store, read_settings
 from config import Settings
+from monitoring import configure_logging
 
 DEMO_LOCATION = "loc_demo"
 DEMO_NAME = "Demo workspace"
@@ -61,9 +61,7 @@ def serve(host: str, port: int, demo: bool) -> None:
         if lock is not None:
             lock.release()
         raise
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)  # every line in one format
     with open_store(settings, create=True) as store:
         if demo:
             demo_workspace(store, settings, host, port)

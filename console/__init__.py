@@ -4,7 +4,8 @@ for actions and partial updates, uPlot for charts; every asset served by leadhoo
 
 ``app.py`` mounts :data:`ROUTES` (the pages, behind :func:`console._session.console_guard`,
 and the static files) and passes :data:`TEMPLATE_CONFIG` to Litestar. Pages: the overview
-(:mod:`console.overview`, with login, logout and about), jobs (:mod:`console.jobs`), AI spend
+(:mod:`console.overview`, with login, logout and about), deliveries (:mod:`console.deliveries`:
+the ledger, one delivery, replay), jobs (:mod:`console.jobs`), AI spend
 (:mod:`console.ai`), leads and drafts (:mod:`console.leads`). A new page is a controller
 added to :data:`PAGES` and an entry of :data:`console._pages.NAV`.
 
@@ -24,6 +25,7 @@ from litestar.static_files import create_static_files_router
 from console._pages import SECURITY_HEADERS, STATIC, TEMPLATE_CONFIG, is_htmx, page
 from console._session import LoginRequired, console_guard, login_url
 from console.ai import AiSpendController
+from console.deliveries import DeliveriesController
 from console.jobs import JobsController
 from console.leads import LeadsController
 from console.overview import LoginController, LogoutController, OverviewController
@@ -36,6 +38,7 @@ PAGES = [
     LoginController,
     LogoutController,
     OverviewController,
+    DeliveriesController,
     JobsController,
     AiSpendController,
     LeadsController,

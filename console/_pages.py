@@ -39,6 +39,7 @@ ASSET_VERSIONS = {"htmx": "2.0.11", "uplot": "1.6.32"}
 
 NAV = [
     ("overview", "Overview", "/console"),
+    ("deliveries", "Deliveries", "/console/deliveries"),
     ("jobs", "Jobs", "/console/jobs"),
     ("ai", "AI spend", "/console/ai"),
     ("leads", "Leads", "/console/leads"),
@@ -76,17 +77,7 @@ def duration(seconds: float | None) -> str:
     """``2d 3h``, ``1h 05m``, ``5m 00s``, ``7s``."""
     if seconds is None:
         return "–"
-    seconds = int(max(0, seconds))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
+    return db.time.span(seconds)
 
 
 def usd(value: float | None, digits: int = 6) -> str:
@@ -148,6 +139,7 @@ _DONE = {
     "discarded": "Job {id} is discarded: it will not run again unless retried.",
     "retried-all": "{n} failed jobs retried ({of} were counted when you confirmed).",
     "approved": "Draft {id} is approved.",
+    "replayed": "Delivery {id} was replayed: this is the replay.",
     "rejected": "Draft {id} is rejected.",
 }
 

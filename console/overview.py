@@ -1,8 +1,9 @@
 """``/console`` (the overview), ``/console/about``, and logging in and out.
 
-The overview: readiness (the database takes a write, the runner runs), jobs by status, the
-oldest due job's age, jobs that failed in the last 24 hours, messages, and AI spend of today
-against yesterday (UTC days) by job type. Its panel refreshes itself every 10 seconds while
+The overview: readiness (the database takes a write, the runner runs), deliveries per hour
+by route and outcome over the last 24 hours, jobs by status, the oldest due job's age, jobs
+that failed in the last 24 hours, messages, and AI spend of today against yesterday (UTC
+days) by job type. Its panel refreshes itself every 10 seconds while
 the tab is visible (``/console/overview/panel``, an htmx swap).
 """
 
@@ -29,6 +30,7 @@ from console._session import (
     safe_next,
     token_matches,
 )
+from db.vocab import DELIVERY_OUTCOMES
 
 
 def day_start(moment: datetime) -> datetime:
@@ -81,6 +83,49 @@ async def spend_today(store: db.Store, now: datetime) -> dict[str, Any]:
     return {"rows": ordered, **totals, "day": today.strftime("%Y-%m-%d")}
 
 
+MAX_DELIVERY_SERIES = 8
+
+
+async def deliveries_24h(store: db.Store, now: datetime) -> dict[str, Any]:
+    """Deliveries per hour by route and outcome over the last 24 hours (this hour and the 23
+    before it): uPlot's columns (``x``: hour starts, Unix seconds; one series per route and
+    outcome, the busiest :data:`MAX_DELIVERY_SERIES`, the rest as ``other``) and a table of
+    the counts by route (rows) and outcome (columns)."""
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
+    hours = [this_hour - timedelta(hours=23 - n) for n in range(24)]
+    found = await store.deliveries_per_hour(since=db.iso(hours[0]))
+    index = {db.iso(hour): i for i, hour in enumerate(hours)}
+    totals: dict[str, int] = {}
+    table: dict[str, dict[str, int]] = {}
+    for row in found:
+        name = f"{row['route'].removeprefix('/api/webhooks/')} {row['outcome']}"
+        totals[name] = totals.get(name, 0) + row["deliveries"]
+        by_outcome = table.setdefault(row["route"], dict.fromkeys(DELIVERY_OUTCOMES, 0))
+        by_outcome[row["outcome"]] += row["deliveries"]
+    top = sorted(totals, key=lambda n: (-totals[n], n))[:MAX_DELIVERY_SERIES]
+    names = top + (["other"] if len(totals) > len(top) else [])
+    counts = {name: [0] * len(hours) for name in names}
+    for row in found:
+        name = f"{row['route'].removeprefix('/api/webhooks/')} {row['outcome']}"
+        i = index.get(row["hour"])
+        if i is not None:
+            counts[name if name in top else "other"][i] += row["deliveries"]
+    chart = {
+        "bucket": "hour",
+        "x": [int(hour.timestamp()) for hour in hours],
+        "names": names,
+        "count": [counts[name] for name in names],
+    }
+    rows = [{"route": route, **by_outcome} for route, by_outcome in sorted(table.items())]
+    return {
+        "chart": chart,
+        "rows": rows,
+        "total": sum(totals.values()),
+        "since": db.iso(hours[0]),
+        "outcomes": DELIVERY_OUTCOMES,
+    }
+
+
 async def overview_context(request: Request) -> dict[str, Any]:
     store = request.app.state.store
     now = now_of(request)
@@ -93,6 +138,7 @@ async def overview_context(request: Request) -> dict[str, Any]:
         "figures": figures,
         "oldest": oldest,
         "spend": await spend_today(store, now),
+        "deliveries": await deliveries_24h(store, now),
     }
 
 
@@ -135,6 +181,12 @@ class OverviewController(Controller):
              "LEADHOOK_JOB_RETENTION_DAYS"),
             ("AI calls kept", _days(settings.ai_retention_days), "LEADHOOK_AI_RETENTION_DAYS"),
             ("AI spend roll-ups kept", "forever (small: one row per hour and group)", ""),
+            ("delivery ledger rows kept", _days(settings.ledger_retention_days),
+             "LEADHOOK_LEDGER_RETENTION_DAYS"),
+            ("delivery bodies kept", "never" if settings.ledger_body_days == 0 else
+             f"{settings.ledger_body_days} days", "LEADHOOK_LEDGER_BODY_DAYS"),
+            ("ledger rows a minute without a valid token",
+             str(settings.ledger_rejected_per_minute), "LEADHOOK_LEDGER_REJECTED_PER_MINUTE"),
             ("GoHighLevel dedupe window", f"{settings.ghl_dedupe_window_seconds} s",
              "LEADHOOK_GHL_DEDUPE_WINDOW_SECONDS"),
             ("job lease", f"{settings.job_lease_seconds:g} s", "LEADHOOK_JOB_LEASE_SECONDS"),

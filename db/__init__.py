@@ -1,11 +1,12 @@
 """The storage interface of leadhook: every SQL statement lives below this package.
 
 Public surface: :func:`open_store` and :class:`Store` (the named operations), the records
-(:class:`NewMessage`, :class:`LeadFields`, :class:`Client`, :class:`IngestResult`,
-:class:`JobResult`), the errors (:mod:`db.errors`), the vocabularies (:mod:`db.vocab`), time
-(:func:`utcnow`, :func:`iso`, :func:`parse_iso`, :func:`normalize_time`) and tokens
-(:func:`hash_token`). Backends live in subpackages (``db/sqlite/``, ``db/postgres/``); nothing
-outside ``db/`` imports them.
+(:class:`NewMessage`, :class:`LeadFields`, :class:`NewDelivery`, :class:`Client`,
+:class:`IngestResult`, :class:`JobResult`), the errors (:mod:`db.errors`), the vocabularies
+(:mod:`db.vocab`), time (:func:`utcnow`, :func:`iso`, :func:`parse_iso`,
+:func:`normalize_time`), tokens (:func:`hash_token`) and rows written behind the caller's
+back (:class:`KeptWrites`, :mod:`db.kept`). Backends live in subpackages
+(``db/sqlite/``, ``db/postgres/``); nothing outside ``db/`` imports them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from db import vocab
+from db import kept, vocab
 from db.errors import (
     DatabaseError,
     DatabaseInUse,
@@ -22,7 +23,17 @@ from db.errors import (
     DuplicateWorkspace,
     TokenRevoked,
 )
-from db.records import Client, IngestResult, JobResult, LeadFields, NewMessage, Row
+from db.kept import KeptWrites
+from db.records import (
+    Client,
+    IngestResult,
+    JobResult,
+    LeadFields,
+    NewDelivery,
+    NewMessage,
+    Row,
+    unsubscribe_answer,
+)
 from db.store import Store
 
 if TYPE_CHECKING:
@@ -39,7 +50,9 @@ __all__ = [
     "DuplicateWorkspace",
     "IngestResult",
     "JobResult",
+    "KeptWrites",
     "LeadFields",
+    "NewDelivery",
     "NewMessage",
     "Row",
     "Store",
@@ -49,10 +62,12 @@ __all__ = [
     "hold_server_lock",
     "is_database_url",
     "iso",
+    "kept",
     "normalize_time",
     "open_store",
     "parse_iso",
     "redact",
+    "unsubscribe_answer",
     "utcnow",
     "vocab",
 ]

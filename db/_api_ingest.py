@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from db.records import IngestResult, LeadFields, NewMessage, Row
+from db.records import IngestResult, LeadFields, NewDelivery, NewMessage, Row
 
 
 class IngestOperations:
@@ -16,10 +16,11 @@ class IngestOperations:
     async def ingest(
         self,
         client_id: int,
-        token_hash: str,
+        token_hash: str | None,
         message: NewMessage,
         lead: LeadFields,
         *,
+        delivery: NewDelivery | None = None,
         timeout: float | None = None,
     ) -> IngestResult:
         """Store a delivered message exactly once, with its lead and post-process job.
@@ -31,24 +32,29 @@ class IngestOperations:
         duplicate), and the job created or healed (DESIGN's state table; never again after
         it succeeded, even once pruned). Dedupe values are the client's own: another
         client's message with the same value is neither matched nor in the way.
+
+        ``delivery``: the request's ledger row, written in the same transaction with the
+        outcome (``stored`` or ``deduped``), the message's id and the answer. ``token_hash``
+        None is an operator's replay (:meth:`record_ignored` says what is checked then).
         """
-        args = (client_id, token_hash, message, lead)
+        args = (client_id, token_hash, message, lead, delivery)
         return await self.write_op("ingest", *args, timeout=timeout)
 
     async def unsubscribe(
         self,
         client_id: int,
-        token_hash: str,
+        token_hash: str | None,
         lead: LeadFields,
         now: str,
         *,
+        delivery: NewDelivery | None = None,
         timeout: float | None = None,
     ) -> int:
         """Opt the client's lead out (created if unknown): ``blacklisted``, ``Blacklist``,
         ``opted_out_at`` (the first one kept), pending drafts rejected, whatever the order of
         its messages; returns the lead's id. Idempotent. The token is checked as in
-        :meth:`ingest`."""
-        args = (client_id, token_hash, lead, now)
+        :meth:`ingest`; ``delivery`` is its ledger row (``stored``), in the same transaction."""
+        args = (client_id, token_hash, lead, now, delivery)
         return await self.write_op("unsubscribe", *args, timeout=timeout)
 
     # -- what the post-process jobs read and write ------------------------------------------

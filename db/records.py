@@ -1,7 +1,8 @@
 """The records that cross the storage interface, in and out.
 
-In: :class:`NewMessage` and :class:`LeadFields` (what a webhook delivers), :class:`JobResult`
-(how a job attempt ended). Out: :class:`Client`, :class:`IngestResult`. Rows of ``leads``,
+In: :class:`NewMessage` and :class:`LeadFields` (what a webhook delivers), :class:`NewDelivery`
+(its ledger row), :class:`JobResult` (how a job attempt ended). Out: :class:`Client`,
+:class:`IngestResult`. Rows of ``leads``,
 ``messages``, ``background_jobs``, ``ai_interactions`` and ``ai_drafts`` come back as plain
 dicts keyed by column name, with timestamps as ISO-8601 UTC strings on every backend.
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 from typing import Any
+
+from db.vocab import BLACKLISTED
 
 _NON_DIGITS = re.compile(r"\D+")
 
@@ -97,6 +100,59 @@ class IngestResult:
     deduped: bool
     job_id: int | None
     job_enqueued: bool
+
+    def answer(self) -> dict[str, Any]:
+        """The webhook's answer for it."""
+        return {
+            "success": True,
+            "deduped": self.deduped,
+            "messageId": self.message_id,
+            "leadId": self.lead_id,
+            "jobEnqueued": self.job_enqueued,
+        }
+
+    def answer_json(self) -> str:
+        """:meth:`answer` as compact JSON (as the ledger row stores it; no encoder needed for
+        two booleans and two integers)."""
+        return (
+            f'{{"success":true,"deduped":{"true" if self.deduped else "false"},'
+            f'"messageId":{int(self.message_id)},"leadId":{int(self.lead_id)},'
+            f'"jobEnqueued":{"true" if self.job_enqueued else "false"}}}'
+        )
+
+
+def unsubscribe_answer(lead_id: int) -> dict[str, Any]:
+    """The webhook's answer to an unsubscribe (stored in the ledger row with it)."""
+    return {"success": True, "leadId": lead_id, "status": BLACKLISTED}
+
+
+@dataclass(slots=True)
+class NewDelivery:
+    """One ``deliveries`` row (the delivery ledger) as the webhook flow knows it.
+
+    Every text is already free of secrets (the caller redacts: the token, ``secret_key``
+    values; no query string). The write that records it sets what only it knows: for an
+    accepted delivery ``outcome`` (``stored`` or ``deduped``), ``message_id``, ``answer``;
+    for every row ``duration_ms`` (``started``, a ``time.monotonic()`` reading, to the
+    moment the row is written).
+    """
+
+    received_at: str
+    route: str
+    started: float
+    client_id: int | None = None
+    status_code: int = 200
+    outcome: str | None = None  # set by the write for stored/deduped
+    error: str | None = None
+    event_type: str | None = None
+    message_id: int | None = None
+    dedupe_key: str | None = None
+    body_bytes: int | None = None
+    body_sha256: str | None = None
+    body: str | None = None  # None: not kept (or not read)
+    answer: str | None = None  # the JSON answered; None: set by the write
+    replay_of: int | None = None
+    duration_ms: float | None = None  # None: measured by the write from ``started``
 
 
 @dataclass(frozen=True)

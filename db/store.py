@@ -22,8 +22,8 @@ A backend is a subclass that provides the transport and an ``ops`` namespace:
 ``tests/test_db_contract*.py``.
 
 Timestamps in and out are ISO-8601 UTC strings (``2026-01-18T10:00:00.123Z``). Every method
-is a coroutine (except :meth:`submit_interaction` and :meth:`close`); :attr:`sync` runs them
-from code without an event loop (the CLI).
+is a coroutine (except :meth:`submit_interaction`, :meth:`submit_delivery` and
+:meth:`close`); :attr:`sync` runs them from code without an event loop (the CLI).
 """
 
 from __future__ import annotations
@@ -36,10 +36,12 @@ from typing import Any
 
 from db._api_clients import ClientOperations
 from db._api_console import ConsoleOperations
+from db._api_deliveries import DeliveryOperations
 from db._api_ingest import IngestOperations
 from db._api_jobs import JobOperations
 from db._api_leads import LeadOperations
 from db._api_maintenance import MaintenanceOperations
+from db._api_metrics import MetricsOperations
 from db._api_telemetry import TelemetryOperations
 from db.errors import DatabaseUnavailable
 
@@ -54,6 +56,8 @@ class Store(
     TelemetryOperations,
     MaintenanceOperations,
     ConsoleOperations,
+    DeliveryOperations,
+    MetricsOperations,
 ):
     """One process's access to the database. See the module docstring; the operations are
     grouped by area in ``db/_api_*.py``."""

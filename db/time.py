@@ -38,3 +38,19 @@ def normalize_time(value: str | None, name: str = "time") -> str | None:
         return iso(parse_iso(value.strip()))
     except (ValueError, OverflowError):  # e.g. year 1 with a positive offset
         raise ValueError(f"{name} must be an ISO-8601 time, got {value!r}") from None
+
+
+def span(seconds: float) -> str:
+    """A duration in its two largest units, for people: ``2d 3h``, ``1h 05m``, ``5m 00s``,
+    ``7s`` (the CLI and the console write them alike)."""
+    seconds = int(max(0, seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"

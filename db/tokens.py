@@ -6,6 +6,8 @@ import hashlib
 import secrets
 
 TOKEN_PREFIX = "lh_"
+# What every token :func:`new_token` makes looks like (to find tokens in text and redact them).
+TOKEN_PATTERN = TOKEN_PREFIX + r"[A-Za-z0-9_-]{43}"
 
 
 def hash_token(token: str) -> str:

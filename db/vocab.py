@@ -131,6 +131,17 @@ REPORT_DIMENSIONS = {"source": "source", "feature": "feature_id", "model": "mode
 # What the console's spend page groups by (``ai_latency_daily.dimension``).
 SPEND_DIMENSIONS = ("source", "feature", "model", "client")
 
+# -- the delivery ledger -------------------------------------------------------------------------
+
+# ``deliveries.outcome``: the message was stored (or the lead opted out), the delivery repeated
+# a stored message, the route stores nothing for it (an event type it does not store, an empty
+# message), or it was refused with a 4xx (or 5xx) answer.
+STORED, DEDUPED, IGNORED, REJECTED = "stored", "deduped", "ignored", "rejected"
+DELIVERY_OUTCOMES = (STORED, DEDUPED, IGNORED, REJECTED)
+# A provider's own id is stored under these prefixes in some dedupe keys (SmartLead's reply
+# Message-ID and sent stats id, Instantly's sent email id): a look-up by provider id tries them.
+PROVIDER_KEY_PREFIXES = ("smartlead:", "instantly:")
+
 # -- operator actions --------------------------------------------------------------------------
 
 # ``last_error`` of a job an operator discarded starts with this (it stays FAILED: see

@@ -1,13 +1,17 @@
 """The connection rules of every leadhook server (see :mod:`handlers._server` for the server).
 
-:class:`GuardedProtocol` is uvicorn's h11 protocol with a **read timeout** (a request's headers
-and body must arrive within ``read_timeout`` of its first byte, or of the connection opening:
-else ``408`` JSON and closed; a connection that sent nothing is closed silently) and a part in
-the **connection bound**: :class:`ConnectionGuard` counts the open connections and keeps those
-not being answered (idle, or still sending a request) oldest first, the ones closed to make
-room at the bound. A connection whose whole request is in is being answered: it is never closed
-to make room and has no read timeout. Malformed HTTP gets ``400`` JSON. Idle kept-alive
-connections are closed by uvicorn's ``timeout_keep_alive``.
+:class:`GuardedProtocol` holds the rules, once, for both of uvicorn's HTTP/1.1 protocols:
+:class:`HttpToolsGuarded` (httptools, the parser leadhook serves with) and :class:`H11Guarded`
+(h11, kept for :func:`protocol_class` ``http="h11"``). The rules: a **read timeout** (a
+request's headers and body must arrive within ``read_timeout`` of its first byte, or of the
+connection opening: else ``408`` JSON and closed; a connection that sent nothing is closed
+silently) and a part in the **connection bound**: :class:`ConnectionGuard` counts the open
+connections and keeps those not being answered (idle, or still sending a request) oldest first,
+the ones closed to make room at the bound. A connection whose whole request is in is being
+answered: it is never closed to make room and has no read timeout. Malformed HTTP gets ``400``
+JSON, and so does a request head (request line and headers) over :data:`MAX_HEAD_BYTES`
+(h11 has this limit built in; httptools has none, so :class:`HttpToolsGuarded` counts).
+Idle kept-alive connections are closed by uvicorn's ``timeout_keep_alive``.
 
 Nothing here logs per connection: :class:`Tally` reports each kind of event in one WARNING line a
 minute at most, with its count.
@@ -26,10 +30,14 @@ from typing import Any, ClassVar
 import h11
 import msgspec
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 log = logging.getLogger("leadhook.http")
 INVALID_HTTP_LOG = "Invalid HTTP request received."
 UPGRADE_LOGS = ("Unsupported upgrade request.", "No supported WebSocket library detected.")
+# The largest request head (request line and headers) accepted: h11's default limit, which
+# the h11 protocol applies itself.
+MAX_HEAD_BYTES = 16 * 1024
 
 
 class Tally:
@@ -122,9 +130,15 @@ class ConnectionGuard:
             self.on_room()
 
 
-class GuardedProtocol(H11Protocol):
-    """uvicorn's h11 protocol with the read timeout and the part in the connection bound of
-    the module docstring. ``guard`` is set on the subclass :func:`protocol_class` makes."""
+class GuardedProtocol:
+    """The rules of the module docstring, mixed into one of uvicorn's HTTP protocols (the
+    classes below: each says only what its parser knows, :meth:`_answers_timeout`).
+    ``guard`` is set on the subclass :func:`protocol_class` makes."""
+
+    # What uvicorn's protocols have (for the type checker).
+    cycle: Any
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
 
     guard: ClassVar[ConnectionGuard]
 
@@ -208,11 +222,16 @@ class GuardedProtocol(H11Protocol):
             cycle.disconnected = True  # the app's receive() sees a disconnect, its send is dropped
             cycle.message_event.set()
         else:  # part of a new request's headers (not the rest of a body already answered)
-            answer = self._request_bytes and self.conn.their_state is h11.IDLE
+            answer = self._request_bytes and self._new_request_started()
         if answer:
             self.guard.tally.note("timeout", "slow requests answered 408 and closed")
             self.transport.write(self.guard.timeout_answer)
         self.transport.close()
+
+    def _new_request_started(self) -> bool:
+        """Between answers: whether the bytes that came belong to a new request (whose head
+        is incomplete), not to the rest of a body already answered (a 413)."""
+        raise NotImplementedError
 
     def drop(self) -> None:
         """Close at once to make room for a new connection (uncounted at once)."""
@@ -230,9 +249,62 @@ class GuardedProtocol(H11Protocol):
             self.guard.release()
 
 
-def protocol_class(guard: ConnectionGuard) -> type[GuardedProtocol]:
-    """The protocol class of one server (uvicorn takes a class; the guard is per server)."""
-    return type("LeadhookH11Protocol", (GuardedProtocol,), {"guard": guard})
+class H11Guarded(GuardedProtocol, H11Protocol):
+    """uvicorn's h11 protocol with the rules (h11 limits the head to 16 KiB itself)."""
+
+    def _new_request_started(self) -> bool:
+        return self.conn.their_state is h11.IDLE
+
+
+class HttpToolsGuarded(GuardedProtocol, HttpToolsProtocol):
+    """uvicorn's httptools protocol with the rules, and the head limit httptools lacks: a
+    head over :data:`MAX_HEAD_BYTES` gets 400 JSON (httptools would buffer a header without
+    end until the read timeout). A chunk counts whole when it holds nothing but the head still
+    incomplete after it (it began in that head, or between requests and began it); a chunk
+    that also ends an earlier request (pipelining) does not count (its split is unknown), the
+    chunks after it do."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_head = False  # a request's head has begun and is not complete
+        self._in_body = False  # its head is complete, its body is not
+        self._begun = 0  # requests begun on this connection
+        self._head_bytes = 0
+
+    def data_received(self, data: bytes) -> None:
+        in_head, in_body, begun = self._in_head, self._in_body, self._begun
+        super().data_received(data)
+        only_head = not in_body and self._begun == begun + (0 if in_head else 1)
+        if self._in_head and only_head and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self.send_400_response(f"request head larger than {MAX_HEAD_BYTES} bytes")
+
+    def on_message_begin(self) -> None:
+        self._in_head, self._head_bytes = True, 0
+        self._begun += 1
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._in_body = False, True
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        super().on_message_complete()
+
+    def _new_request_started(self) -> bool:
+        return not self._in_body
+
+
+PROTOCOLS: dict[str, type[GuardedProtocol]] = {"httptools": HttpToolsGuarded, "h11": H11Guarded}
+
+
+def protocol_class(guard: ConnectionGuard, http: str = "httptools") -> type[GuardedProtocol]:
+    """The protocol class of one server (uvicorn takes a class; the guard is per server);
+    ``http``: the parser, a key of :data:`PROTOCOLS`."""
+    base = PROTOCOLS[http]
+    return type(f"Leadhook{base.__name__}", (base,), {"guard": guard})
 
 
 class _QuietInvalidRequests(logging.Filter):

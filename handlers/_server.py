@@ -1,9 +1,10 @@
 """How leadhook is served: the one place that chooses the HTTP server and its limits.
 
 :func:`server` builds the server that ``leadhook serve`` runs (:func:`run`) and that the tests
-start on 127.0.0.1, so both run the same stack with the same settings: uvicorn (the app is
-writer-bound, docs/performance.md) with the connection rules of :mod:`handlers._connections`
-and its own accept loop (:class:`Acceptor`). Together they make DESIGN "Guarantees" hold:
+start on 127.0.0.1, so both run the same stack with the same settings (:data:`STACK`: uvicorn
+on the uvloop event loop with the httptools parser, the fastest stack measured,
+docs/performance.md) with the connection rules of :mod:`handlers._connections` and its own
+accept loop (:class:`Acceptor`). Together they make DESIGN "Guarantees" hold:
 
 - **read timeout** (``LEADHOOK_HTTP_READ_TIMEOUT_SECONDS``, 10): a request's headers *and* body
   must arrive within this time of its first byte (of the connection opening, for the first
@@ -22,13 +23,21 @@ and its own accept loop (:class:`Acceptor`). Together they make DESIGN "Guarante
 - **quiet logs under attack**: evictions, waits, timeouts and malformed requests are counted and
   reported in one WARNING line a minute at most.
 
-Issue 15 may change the stack (uvloop, httptools, granian): the rules must move with it, and
-tests/test_connections.py says whether they did.
+``leadhook serve`` (:func:`run`) also moves everything alive once the app has started (modules,
+the app, its settings) out of the cyclic garbage collector's sight (``gc.freeze()``): a full
+collection otherwise walks that heap every few thousand requests, stalling the event loop and
+the writer (one GIL) for 50-90 ms, the p99 of ingest (issue 15; docs/performance.md). Objects
+made later are collected as usual.
+
+The rules are written once for both of uvicorn's HTTP/1.1 parsers (h11 stays selectable,
+``http="h11"``); tests/test_connections.py checks them on the stack served. There are no
+WebSocket routes: upgrade requests are answered as plain HTTP (``ws="none"``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import resource
 import socket
@@ -51,6 +60,11 @@ if TYPE_CHECKING:
     from config import Settings
 
 log = logging.getLogger("leadhook.http")
+
+# The server stack: uvicorn's event loop and HTTP parser settings (the benchmarks' bare
+# baseline runs on the same, bench/_servers.py).
+LOOP, HTTP = "uvloop", "httptools"
+STACK = f"uvicorn {uvicorn.__version__}, loop={LOOP}, http={HTTP}"
 
 # File descriptors kept for everything but client connections (the listening socket, SQLite's
 # database, WAL and shm files per connection, the AI client's pool, the event loop): 64, plus
@@ -158,9 +172,12 @@ class Server(uvicorn.Server):
     """uvicorn's server, listening through :class:`Acceptor`. The socket is bound before the
     app starts, so a port that is taken stops the start before the scheduler runs."""
 
-    def __init__(self, config: uvicorn.Config, guard: ConnectionGuard) -> None:
+    def __init__(
+        self, config: uvicorn.Config, guard: ConnectionGuard, *, freeze_heap: bool = False
+    ) -> None:
         super().__init__(config)
         self.guard = guard
+        self.freeze_heap = freeze_heap
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         if sockets is not None:
@@ -178,6 +195,9 @@ class Server(uvicorn.Server):
         if self.lifespan.should_exit:
             sock.close()
             sys.exit(STARTUP_FAILURE)
+        if self.freeze_heap:
+            gc.collect()  # what is garbage already is freed, not frozen
+            gc.freeze()
 
         def create_protocol() -> GuardedProtocol:
             return config.http_protocol_class(  # type: ignore[call-arg]
@@ -207,24 +227,37 @@ def limits(settings: Settings) -> Limits:
     )
 
 
-def server(asgi_app: Any, settings: Settings, host: str, port: int, **options: Any) -> Server:
-    """The server for ``asgi_app`` on ``host:port`` with the settings' limits; ``options`` are
-    more uvicorn settings (the tests pass ``log_level``)."""
+def server(
+    asgi_app: Any,
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    http: str = HTTP,
+    freeze_heap: bool = False,
+    **options: Any,
+) -> Server:
+    """The server for ``asgi_app`` on ``host:port`` with the settings' limits; ``http``: the
+    parser (``httptools``, or ``h11``); ``freeze_heap``: ``gc.freeze()`` once started (see
+    the module docstring; a process that serves, not a test's); ``options`` are more
+    uvicorn settings (the tests pass ``log_level``)."""
     guard = ConnectionGuard(limits(settings))
     config = uvicorn.Config(
         asgi_app,
         host=host,
         port=port,
-        http=protocol_class(guard),
+        loop=LOOP,
+        http=protocol_class(guard, http),
+        ws="none",  # no WebSocket routes: an upgrade request is answered as plain HTTP
         timeout_keep_alive=guard.limits.keepalive,  # type: ignore[arg-type]
         access_log=False,  # its request lines would carry ?token= query strings
         **{"log_level": settings.log_level.lower(), **options},
     )
     logging.getLogger("uvicorn.error").addFilter(QUIET_INVALID_REQUESTS)  # added once
-    return Server(config, guard)
+    return Server(config, guard, freeze_heap=freeze_heap)
 
 
-def run(asgi_app: Any, settings: Settings, host: str, port: int) -> None:
-    """Serve until SIGINT/SIGTERM (``leadhook serve``)."""
+def run(asgi_app: Any, settings: Settings, host: str, port: int, **options: Any) -> None:
+    """Serve until SIGINT/SIGTERM (``leadhook serve``); ``options`` as for :func:`server`."""
     raise_fd_limit()
-    server(asgi_app, settings, host, port).run()
+    server(asgi_app, settings, host, port, freeze_heap=True, **options).run()

@@ -10,8 +10,19 @@ outer source is its path, so anything the write starts is attributed to it):
    (:func:`require_workspace`) in the provider's own order;
 4. carry the delivery out: store the message exactly once with its job
    (:class:`StoreMessage`), blacklist a lead (:class:`Unsubscribe`), or nothing
-   (:class:`Ignore`);
+   (:class:`Ignore`), each with its ledger row in the same transaction;
 5. answer with JSON (200).
+
+The body is read and the answer written on the ASGI messages (:mod:`handlers._body`), not
+through Litestar's request and response layers.
+
+Every request that reaches the route is one ``deliveries`` row (:mod:`handlers._ledger`,
+``app.state.ledger``): an accepted one's row is written by the write of step 4 (an ignored
+event's write records just the row, re-checking the token); a rejected one's (any 4xx, or a
+500) is queued for the writer without being waited for. ``now``, read once when the request
+arrives, is the row's ``received_at`` and the message's receipt time. Each request is also
+counted and logged once, with its outcome, by :class:`handlers.metrics.DeliveryMeter`
+(``leadhook_deliveries_total``, one INFO line).
 
 A write refused because the token was revoked meanwhile is a 401, one the database cannot
 take in time a 429 with ``Retry-After: 30``.
@@ -46,9 +57,13 @@ from litestar.handlers import HTTPRouteHandler
 
 import db
 from ai import ai_telemetry_source
-from db import Client, LeadFields, NewMessage
+from db import Client, LeadFields, NewDelivery, NewMessage
 from handlers._auth import Caller, authenticate, confirm, revoked
+from handlers._body import JsonAnswer
+from handlers._body import read_body as read_raw_body
 from handlers._errors import PayloadTooLarge, RequestTimeout, TooManyRequests, clip
+from handlers._ledger import Entry
+from handlers.metrics import DeliveryMeter
 
 if TYPE_CHECKING:
     from config import Settings
@@ -125,44 +140,74 @@ def webhook_route(
 
     For the OpenAPI document (:mod:`handlers.openapi`), its ``opt`` carries the payload
     struct, the provider module's docstring, ``workspace_field`` (the payload field checked
-    against the token's workspace: 403) and ``token_in_body`` (SmartLead's ``secret_key``).
+    against the token's workspace: 403) and ``token_in_body`` (SmartLead's ``secret_key``);
+    for a replay (:mod:`handlers.replay`) the struct and ``parse``.
     """
     opt = {
         "payload": struct,
+        "parse": parse,
         "description": sys.modules[struct.__module__].__doc__,
         "workspace_field": workspace_field,
         "token_in_body": token_in_body,
     }
 
-    async def receive(request: Request) -> dict[str, Any]:
-        with ai_telemetry_source(path):
-            caller = await authenticate(request)
+    async def receive(request: Request) -> JsonAnswer:
+        state = request.app.state
+        now = state.clock()
+        entry = ledger_begin(request, path, now)
+        # The meter counts the request and writes its one INFO line (handlers/metrics.py).
+        with DeliveryMeter(request, path) as meter, ai_telemetry_source(path):
             try:
-                payload = await read_payload(request, struct)
-                state = request.app.state
-                delivery = parse(payload, caller.client, state.clock(), state.settings)
-                if isinstance(delivery, Ignore):
-                    await confirm(request, caller)
-                return await deliver(request, path, caller, delivery)
+                caller = meter.caller(await authenticate(request))
+            except Exception as exc:  # a 401 (or a 400, 413 of SmartLead's body): no client
+                ledger_rejected(request, entry, exc)
+                raise
+            if entry is not None:
+                entry.client_id = caller.client.id
+            try:
+                raw = await read_body(request)
+                if entry is not None:
+                    entry.raw = raw
+                payload = decode_body(raw, struct)
+                delivery = parse(payload, caller.client, now, state.settings)
+                if isinstance(delivery, Ignore) and entry is None:
+                    await confirm(request, caller)  # with the ledger, its write checks
+                answer = await deliver(request, path, caller, delivery, entry)
+                return JsonAnswer(meter.answered(answer))
             except HTTPException as exc:
+                answered = exc
                 if exc.status_code != 401:
-                    await confirm(request, caller)
+                    try:
+                        await confirm(request, caller)
+                    except HTTPException as denied:
+                        answered = denied
+                if answered.status_code == 401:  # the token is not valid (any more)
+                    meter.client_id = None
+                    if entry is not None:
+                        entry.client_id = None
+                ledger_rejected(request, entry, answered)
+                if answered is exc:
+                    raise
+                raise answered from None
+            except Exception as exc:  # a bug: answered 500, recorded as such
+                ledger_rejected(request, entry, exc)
                 raise
 
     return post(path, status_code=200, summary=summary, opt=opt)(receive)
 
 
 async def read_body(request: Request) -> bytes:
-    """The raw body; 413 past the route's limit (stating it), 408 if the client left first."""
+    """The raw body (:func:`handlers._body.read_body`); 413 past the route's limit (stating
+    it), 408 if the client left first."""
     try:
-        return await request.body()
+        return await read_raw_body(request)
     except RequestEntityTooLarge:
         limit = request.route_handler.resolve_request_max_body_size()
         raise PayloadTooLarge(
             f"Body is larger than the limit of {limit} bytes (LEADHOOK_MAX_BODY_BYTES): "
             "send one event per request"
         ) from None
-    except InternalServerException as exc:  # Litestar's "client disconnected prematurely"
+    except InternalServerException as exc:  # "client disconnected prematurely"
         raise RequestTimeout(
             "The connection closed before the whole body arrived: send it again"
         ) from exc
@@ -187,28 +232,31 @@ def decode_body(raw: bytes, struct: type[P]) -> P:
 TOO_DEEP = "Body is JSON nested too deeply: send the provider's event as it is"
 
 
-async def read_payload(request: Request, struct: type[P]) -> P:
-    """Read the body (413 past the limit) and decode it into ``struct`` (400 if it isn't one)."""
-    return decode_body(await read_body(request), struct)
-
-
-async def deliver(request: Request, path: str, caller: Caller, delivery: Delivery) -> dict:
+async def deliver(
+    request: Request, path: str, caller: Caller, delivery: Delivery, entry: Entry | None = None
+) -> dict:
     match delivery:
         case StoreMessage():
-            return await store_message(request, path, caller, delivery)
+            return await store_message(request, path, caller, delivery, entry)
         case Unsubscribe():
-            return await unsubscribe(request, path, caller, delivery)
+            return await unsubscribe(request, path, caller, delivery, entry)
         case Ignore():
-            return delivery.answer()
+            return await ignore(request, caller, delivery, entry)
 
 
 async def store_message(
-    request: Request, path: str, caller: Caller, delivery: StoreMessage
+    request: Request,
+    path: str,
+    caller: Caller,
+    delivery: StoreMessage,
+    entry: Entry | None = None,
 ) -> dict[str, Any]:
-    """Store the message exactly once with its job (one commit), wake the runner for a new
-    job, and answer ``{"success", "deduped", "messageId", "leadId", "jobEnqueued"}``."""
+    """Store the message exactly once with its job and ledger row (one commit), wake the
+    runner for a new job, and answer ``{"success", "deduped", "messageId", "leadId",
+    "jobEnqueued"}``."""
     message, event = delivery.message, delivery.event_type
-    result = await write(request, caller, "ingest", message, delivery.lead)
+    row = ledger_accepted(request, entry, event_type=event, dedupe_key=message.dedupe_value)
+    result = await write(request, caller, "ingest", message, delivery.lead, delivery=row)
     if result.job_enqueued:
         wake_runner(request)
     log.debug(  # one line per delivery: LEADHOOK_LOG_LEVEL=DEBUG shows them
@@ -222,32 +270,64 @@ async def store_message(
         result.deduped,
         result.job_enqueued,
     )
-    return {
-        "success": True,
-        "deduped": result.deduped,
-        "messageId": result.message_id,
-        "leadId": result.lead_id,
-        "jobEnqueued": result.job_enqueued,
-    }
+    return result.answer()
 
 
 async def unsubscribe(
-    request: Request, path: str, caller: Caller, delivery: Unsubscribe
+    request: Request,
+    path: str,
+    caller: Caller,
+    delivery: Unsubscribe,
+    entry: Entry | None = None,
 ) -> dict[str, Any]:
-    """Blacklist the lead (created if unknown); idempotent."""
+    """Blacklist the lead (created if unknown), with its ledger row; idempotent."""
     now = db.iso(request.app.state.clock())
-    lead_id = await write(request, caller, "unsubscribe", delivery.lead, now)
+    row = ledger_accepted(request, entry, event_type=delivery.event_type)
+    lead_id = await write(request, caller, "unsubscribe", delivery.lead, now, delivery=row)
     client_id = caller.client.id
     log.info(
         "%s event=%s client=%s lead=%s blacklisted", path, delivery.event_type, client_id, lead_id
     )
-    return {"success": True, "leadId": lead_id, "status": db.vocab.BLACKLISTED}
+    return db.unsubscribe_answer(lead_id)
 
 
-async def write(request: Request, caller: Caller, operation: str, *args: Any) -> Any:
-    """Run the store's ``operation(client_id, token_hash, *args)`` (``ingest`` or
-    ``unsubscribe``: each re-checks the caller's token in its own transaction); 401 if the
-    token was revoked meanwhile, 429 if the database cannot take the write in time."""
+async def ignore(
+    request: Request, caller: Caller, delivery: Ignore, entry: Entry | None = None
+) -> dict[str, Any]:
+    """Store nothing but the ledger row (its write re-checks the token: 401 if revoked)."""
+    answer = delivery.answer()
+    row = ledger_accepted(
+        request, entry, event_type=delivery.event_type, error=delivery.reason, answer=answer
+    )
+    if row is not None:
+        await write(request, caller, "record_ignored", row)
+    return answer
+
+
+# -- the ledger (handlers/_ledger.py): one row per request that reaches a webhook route ------
+
+
+def ledger_begin(request: Request, path: str, now: datetime) -> Entry | None:
+    ledger = request.app.state.get("ledger")
+    return None if ledger is None else ledger.begin(request, path, db.iso(now))
+
+
+def ledger_accepted(request: Request, entry: Entry | None, **facts: Any) -> NewDelivery | None:
+    """The row the accepted delivery's write records (None without a ledger)."""
+    return None if entry is None else request.app.state.ledger.accepted(entry, **facts)
+
+
+def ledger_rejected(request: Request, entry: Entry | None, exc: BaseException) -> None:
+    """Record the rejected request (queued, not awaited)."""
+    if entry is not None:
+        request.app.state.ledger.rejected(request, entry, exc)
+
+
+async def write(request: Request, caller: Caller, operation: str, *args: Any, **kwargs: Any) -> Any:
+    """Run the store's ``operation(client_id, token_hash, *args)`` (``ingest``,
+    ``unsubscribe`` or ``record_ignored``: each re-checks the caller's token in its own
+    transaction); 401 if the token was revoked meanwhile, 429 if the database cannot take the
+    write in time."""
     state = request.app.state
     method = getattr(state.store, operation)
     try:
@@ -256,6 +336,7 @@ async def write(request: Request, caller: Caller, operation: str, *args: Any) ->
             caller.token_hash,
             *args,
             timeout=state.settings.write_timeout_seconds,
+            **kwargs,
         )
     except db.TokenRevoked:
         revoked(request, caller)

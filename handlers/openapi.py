@@ -197,6 +197,24 @@ def _telemetry() -> dict[str, Any]:
     }
 
 
+def _metrics() -> dict[str, Any]:
+    return {
+        "operationId": "metrics",
+        "summary": "Prometheus metrics",
+        "description": "The Prometheus text format (docs/operations.md: names, labels, "
+        "which counters count from process start).",
+        "tags": ["operations"],
+        "security": [{"adminToken": []}],
+        "responses": {
+            "200": {
+                "description": "Every metric, in the Prometheus text format 0.0.4.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            **_errors(401),
+        },
+    }
+
+
 def _health() -> dict[str, Any]:
     ready = _ref(_answers.Readiness)
     return {
@@ -234,6 +252,7 @@ def document(
             paths[path] = {"post": _webhook(handler, max_body_bytes)}
     paths[CRON_PATH] = {"get": _cron("get"), "post": _cron("post")}
     paths["/api/telemetry/ai"] = {"get": _telemetry()}
+    paths["/metrics"] = {"get": _metrics()}
     paths.update(_health())
     return {
         "openapi": "3.1.0",

@@ -66,6 +66,7 @@ async def scheduler_lifespan(app: Litestar) -> AsyncIterator[None]:
         registry=JOB_HANDLERS,
         ai=getattr(state, "ai", None),
         clock=state.clock,
+        metrics=getattr(state, "metrics", None),
     )
     state.runner = runner
     state.jobs = JobsPort(wake=runner.wake, run_pass=runner.run_pass)

@@ -79,7 +79,12 @@ async def _prune(ctx: MaintenanceContext, days: int, prune: Callable[..., Awaita
     keep everything."""
     if days <= 0:
         return 0
-    before = db.iso(ctx.now - timedelta(days=days))
+    return await _prune_before(ctx, db.iso(ctx.now - timedelta(days=days)), prune)
+
+
+async def _prune_before(
+    ctx: MaintenanceContext, before: str, prune: Callable[..., Awaitable[int]]
+) -> int:
     total = 0
     while True:
         deleted = await prune(before=before, batch=PRUNE_BATCH)
@@ -98,3 +103,20 @@ async def prune_background_jobs(ctx: MaintenanceContext) -> int:
 async def prune_ai_interactions(ctx: MaintenanceContext) -> int:
     """Delete AI telemetry rows older than ``ai_retention_days``."""
     return await _prune(ctx, ctx.settings.ai_retention_days, ctx.store.prune_interactions)
+
+
+@register_maintenance(name="prune_deliveries")
+async def prune_deliveries(ctx: MaintenanceContext) -> int:
+    """Delete ledger rows older than ``ledger_retention_days`` (0: keep them)."""
+    return await _prune(ctx, ctx.settings.ledger_retention_days, ctx.store.prune_deliveries)
+
+
+@register_maintenance(name="prune_delivery_bodies")
+async def prune_delivery_bodies(ctx: MaintenanceContext) -> int:
+    """Clear the body of ledger rows older than ``ledger_body_days`` (0: bodies are not kept,
+    so every body still stored goes: one kept before the setting changed). After
+    ``prune_deliveries``, so rows about to go are not rewritten first."""
+    days = ctx.settings.ledger_body_days
+    if days == 0:
+        return await _prune_before(ctx, db.iso(ctx.now), ctx.store.prune_delivery_bodies)
+    return await _prune(ctx, days, ctx.store.prune_delivery_bodies)

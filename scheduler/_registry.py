@@ -16,7 +16,6 @@ Handlers must be idempotent: a job may run again after a crash, a lost lease or 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,8 +23,6 @@ from datetime import UTC, datetime
 import db
 from ai import AIClient
 from config import Settings
-
-log = logging.getLogger("leadhook.jobs")
 
 
 class RetryJobAt(Exception):
@@ -65,13 +62,7 @@ class JobRunContext:
         return db.iso(self.clock())
 
     def skip(self, reason: str) -> Skipped:
-        log.info(
-            "job %s %s attempt %s: nothing to do: %s",
-            self.job["id"],
-            self.job["type"],
-            self.job["attempts"],
-            reason,
-        )
+        """Succeed without work; the attempt's line (scheduler._attempt) gives ``reason``."""
         return Skipped(reason)
 
 

@@ -6,7 +6,8 @@ is written, and the log line that says why (one line; the traceback goes to DEBU
 no clock and writes nothing; ``now`` and ``rng`` (uniform in [0, 1), called only when a failure
 is retried) are given.
 
-- returned (``None`` or :class:`Skipped`) → SUCCEEDED; counted ``succeeded`` (``skipped``);
+- returned (``None`` or :class:`Skipped`) → SUCCEEDED; counted ``succeeded`` (``skipped``,
+  whose line says why);
 - :class:`RetryJobAt`, or :class:`ai.AIRateLimited` (429) → PENDING at that time (never
   before ``now``; a 429's ``Retry-After``, at least a second, or
   :data:`DEFAULT_RATE_LIMIT_SECONDS` when it had none), ``snoozes + 1``: not a failure;
@@ -160,8 +161,11 @@ def decide(job: dict, exc_or_result: object, now: datetime, rng: Callable[[], fl
         return _fail_now(job, ended, "the answer did not fit what was asked, twice")
     if isinstance(ended, BaseException):
         return _failure(job, ended, now, rng)
-    skipped = isinstance(ended, Skipped)
-    return Decision(JobResult(SUCCEEDED), Outcome.SKIPPED if skipped else Outcome.SUCCEEDED)
+    if isinstance(ended, Skipped):
+        message = "job %s %s attempt %s skipped, nothing to do: %s"
+        note = Note(logging.INFO, message, (job["id"], job["type"], job["attempts"], ended.reason))
+        return Decision(JobResult(SUCCEEDED), Outcome.SKIPPED, note)
+    return Decision(JobResult(SUCCEEDED), Outcome.SUCCEEDED)
 
 
 def _fail_now(job: dict, exc: BaseException, why: str) -> Decision:

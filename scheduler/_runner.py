@@ -29,6 +29,8 @@ from datetime import datetime
 import db
 from ai import AIClient
 from config import Settings
+from db.vocab import JOB_TYPES
+from monitoring import Metrics
 from scheduler import _recovery
 from scheduler._attempt import AttemptRunner
 from scheduler._recovery import LIVE_RUNNERS, LiveRunners, new_runner_id
@@ -42,7 +44,8 @@ class Runner:
     """Claims and runs background jobs for one process. See the module docstring.
 
     ``registry`` has the handlers; ``ai`` is what ``JobRunContext.ai`` gives them; ``live``
-    is where the runner is known alive while it runs (one per process by default).
+    is where the runner is known alive while it runs (one per process by default);
+    ``metrics``: where each attempt is counted (the app's, ``app.state.metrics``).
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class Runner:
         runner_id: str | None = None,
         concurrency: int | None = None,
         live: LiveRunners = LIVE_RUNNERS,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -75,7 +79,12 @@ class Runner:
             rng=rng,
             ai=ai,
             runner_id=self.id,
+            metrics=metrics,
         )
+        if ai is not None:  # each attempt's line says its AI calls and their cost
+            ai.observers.append(self._attempts.count_ai)
+        if metrics is not None:  # every type's series, at 0 until its first attempt
+            metrics.bind(job_types=JOB_TYPES, job_outcomes=[str(o) for o in Outcome])
         self._running: dict[int, dict] = {}  # job id → the claimed row, until its result is written
         self._loop_tasks: set[asyncio.Task] = set()
         self._all_tasks: set[asyncio.Task] = set()
@@ -146,6 +155,9 @@ class Runner:
                 await asyncio.gather(*pending, return_exceptions=True)
         await self._release_running("interrupted by shutdown; not counted as a failure")
         self.live.discard(self.id)
+        ai = self._attempts.ai
+        if ai is not None and self._attempts.count_ai in ai.observers:
+            ai.observers.remove(self._attempts.count_ai)
         log.info("job runner %s stopped", self.id)
 
     async def run_pass(self, *, limit: int = 20, budget_seconds: float = 25.0) -> PassResult:
@@ -266,19 +278,20 @@ class Runner:
         while job is not None:
             result.processed += 1
             outcome, successor = Outcome.RELEASED, None
+            decision, ran, failure = None, None, None
+            started = time.perf_counter()
             try:
                 decision = await self._attempts.run(job)
+                ran = time.perf_counter() - started
                 chained = chain and not self._stopping  # no new claims once stopping
                 outcome, successor = await self._attempts.write(job, decision, chain=chained)
-            except db.DatabaseUnavailable as exc:
-                # The result could not be written: the job stays RUNNING until its lease expires.
-                log.error("job %s: its result could not be written: %s", job["id"], exc)
-                outcome = Outcome.LOST
-            except Exception:
-                log.exception("job %s: runner error", job["id"])
-                outcome = Outcome.LOST
+            except Exception as exc:
+                # DatabaseUnavailable: the result could not be written, the job stays RUNNING
+                # until its lease expires; anything else is a bug of the runner.
+                failure, outcome = exc, Outcome.LOST
             finally:
                 result.record(outcome)
+                self._attempts.report(job, decision, outcome, ran, failure)
             # Not reached on cancellation: stop() puts the job back.
             self._running.pop(job["id"], None)
             if successor is not None:

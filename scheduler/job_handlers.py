@@ -7,7 +7,9 @@ move forward) and enqueue ``LEAD_SCORING_POST_PROCESS`` for the message. Lead sc
 lead and scores it (:func:`postprocess.score_lead`, which reads its latest messages).
 
 Both run with the job's telemetry source and context already set, so every AI call is
-recorded as ``background_job:<TYPE>`` with this job's id and attempt.
+recorded as ``background_job:<TYPE>`` with this job's id and attempt. What they found
+(sentiment, scores, the follow-up job) is logged at DEBUG: at INFO an attempt is one line, the
+runner's (``scheduler._attempt``).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ async def inbound_post_process(ctx: JobRunContext) -> Skipped | None:
         return ctx.skip(f"lead {message['lead_id']} no longer exists")
 
     result = await postprocess.post_process_inbound(_ai_client(ctx), ctx.store, message, lead)
-    log.info(
+    log.debug(
         "job %s: message %s sentiment %s (%s), lead status %s, draft %s",
         job["id"],
         message["id"],
@@ -56,7 +58,7 @@ async def inbound_post_process(ctx: JobRunContext) -> Skipped | None:
     )
 
     scoring_job, enqueued = await ctx.store.finish_inbound(message, now=ctx.now_iso())
-    log.info(
+    log.debug(
         "job %s %s: message %s lead %s done; scoring job %s%s",
         job["id"],
         job["type"],
@@ -79,7 +81,7 @@ async def lead_scoring_post_process(ctx: JobRunContext) -> Skipped | None:
     if lead["client_id"] != job["client_id"]:
         return ctx.skip(f"lead {lead['id']} belongs to another client")
     result = await postprocess.score_lead(_ai_client(ctx), ctx.store, lead)
-    log.info(
+    log.debug(
         "job %s: lead %s scored fit %s intent %s overall %s%s",
         job["id"],
         lead["id"],

@@ -70,8 +70,13 @@ def seed(store: db.Store, now: datetime | None = None) -> Seeded:
             else ("sms", SMS_INBOUND_POST_PROCESS)
         )
         lead = db.LeadFields(ghl_contact_id=f"contact-{n % 5}", first_name=f"Lead{n % 5}")
+        route = ROUTES[0] if channel == "sms" else ROUTES[1]
         result = sync.ingest(
-            client.id, token_hash, _message(client.id, n, channel, job_type, at), lead
+            client.id,
+            token_hash,
+            _message(client.id, n, channel, job_type, at),
+            lead,
+            delivery=_delivery(client.id, at, route, body=f'{{"n": {n}, "body": "Reply {n}"}}'),
         )
         jobs.append((result.job_id, job_type))
         if n == 0:
@@ -101,7 +106,37 @@ def seed(store: db.Store, now: datetime | None = None) -> Seeded:
     sync.set_lead_sentiment(seeded.lead_id, "Interested", "qualified", now=ended)
     sync.set_lead_score(seeded.lead_id, 3, 4, 4, "Asked for a call", now=ended)
     _seed_ai(store, seeded, now)
+    _seed_deliveries(store, seeded, now)
     return seeded
+
+
+ROUTES = ("/api/webhooks/ghl/sms", "/api/webhooks/email", "/api/webhooks/smartlead")
+
+
+def _delivery(client_id: int | None, at: str, route: str, **fields) -> db.NewDelivery:
+    return db.NewDelivery(
+        received_at=at, route=route, started=0.0, client_id=client_id, duration_ms=4.2, **fields
+    )
+
+
+def _seed_deliveries(store: db.Store, seeded: Seeded, now: datetime) -> None:
+    """Ledger rows over the last 24 hours besides the 12 stored above: deduped, ignored and
+    rejected ones (some without a valid token), on three routes."""
+    kinds = [
+        {"status_code": 401, "outcome": "rejected", "error": "Invalid client token"},
+        {"status_code": 400, "outcome": "rejected", "error": "Missing contact_id", "body": "{}"},
+        {"outcome": "ignored", "event_type": "OPENED", "body": '{"event_type": "OPENED"}',
+         "answer": '{"success":true,"ignored":true,"eventType":"OPENED"}'},
+        {"outcome": "deduped", "body": "{}"},
+        {"outcome": "deduped", "body": "{}"},
+    ]  # fmt: skip
+    rows = []
+    for n in range(60):
+        at = db.iso(now - timedelta(minutes=20 + n * 23))
+        kind = kinds[n % 5]
+        client_id = None if kind.get("status_code") == 401 else seeded.client_ids[n % 2]
+        rows.append(_delivery(client_id, at, ROUTES[n % 3], **kind))
+    store.sync.record_deliveries(rows)
 
 
 def _seed_ai(store: db.Store, seeded: Seeded, now: datetime) -> None:

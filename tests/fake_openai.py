@@ -20,17 +20,27 @@ object (``Interested``, a short draft, scores 3/3/3), else ``{}``. Every answer 
 ``usage`` with ``prompt_tokens_details.cached_tokens`` and
 ``completion_tokens_details.reasoning_tokens``; ``model`` is :attr:`FakeOpenAI.model`
 (``gpt-4o-mini-2024-07-18`` unless changed) or the scripted one.
+
+Rate limits (off unless asked for): :meth:`FakeOpenAI.limit` makes the server a provider with
+a requests-per-minute (and optionally tokens-per-minute) limit, :class:`RateLimit`: every
+answer then carries OpenAI's ``x-ratelimit-limit/remaining/reset-requests`` and ``-tokens``
+headers, and a request past the limit is answered 429 with ``Retry-After`` (whole seconds)
+and the same headers, before any scripted answer (:attr:`FakeOpenAI.rate_limited` counts them).
+The bench's asyncio server (``bench/_fake_ai.py``) uses the same :class:`RateLimit`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fake_ratelimit import RateLimit
 
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
 
@@ -48,9 +58,35 @@ def usage(
     }
 
 
+def system_prompt(request: dict[str, Any]) -> str:
+    return " ".join(
+        str(m.get("content", "")) for m in request.get("messages", []) if m["role"] == "system"
+    )
+
+
+def request_tokens(request: dict[str, Any]) -> int:
+    """The prompt's tokens as a provider estimates them for its limit (four characters a
+    token)."""
+    chars = sum(len(str(m.get("content", ""))) for m in request.get("messages", []))
+    return math.ceil(chars / 4)
+
+
+def default_answer(request: dict[str, Any]) -> Any:
+    """A valid answer to leadhook's prompts, by the JSON shape the system prompt asks for."""
+    system = system_prompt(request)
+    if '"tag"' in system:
+        return {"tag": "Interested", "reason": "fake server default"}
+    if '"body"' in system:
+        return {"body": "Hi there, thanks for your reply! Does a short call this week work?"}
+    if '"fit"' in system:
+        return {"fit": 3, "intent": 3, "overall": 3, "reasoning": "fake server default"}
+    return {}
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # a burst of connections at once is queued, not reset
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that gave up (a timeout test) is not an error of the fake."""
@@ -80,6 +116,10 @@ class FakeOpenAI:
         self._once: dict[int, Scripted] = {}  # request number → its answer
         self._from: tuple[int, Scripted] | None = None  # every request from this number on
         self._malformed: str | None = None  # answer prompts containing this malformed
+        self.rate_limit: RateLimit | None = None
+        self.rate_limited = 0  # requests answered 429 by the rate limit
+        self.in_flight = 0  # requests being answered now
+        self.most_in_flight = 0  # the most requests being answered at once
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(
@@ -168,16 +208,20 @@ class FakeOpenAI:
             return len(self._queue)
 
     def default_answer(self, request: dict[str, Any]) -> Any:
-        system = " ".join(
-            str(m.get("content", "")) for m in request.get("messages", []) if m["role"] == "system"
+        return default_answer(request)
+
+    def limit(
+        self,
+        requests_per_minute: float,
+        tokens_per_minute: float | None = None,
+        *,
+        burst_seconds: float = 60.0,
+    ) -> RateLimit:
+        """Enforce a :class:`RateLimit` from now on (see the module doc)."""
+        self.rate_limit = RateLimit(
+            requests_per_minute, tokens_per_minute, burst_seconds=burst_seconds
         )
-        if '"tag"' in system:
-            return {"tag": "Interested", "reason": "fake server default"}
-        if '"body"' in system:
-            return {"body": "Hi there, thanks for your reply! Does a short call this week work?"}
-        if '"fit"' in system:
-            return {"fit": 3, "intent": 3, "overall": 3, "reasoning": "fake server default"}
-        return {}
+        return self.rate_limit
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -193,9 +237,7 @@ class FakeOpenAI:
     # -- serving ----------------------------------------------------------------------------
 
     def _next(self, request: dict[str, Any], number: int) -> Scripted:
-        system = " ".join(
-            str(m.get("content", "")) for m in request.get("messages", []) if m["role"] == "system"
-        )
+        system = system_prompt(request)
         with self._lock:
             if number in self._once:
                 return self._once.pop(number)
@@ -245,9 +287,27 @@ class FakeOpenAI:
                     fake.requests.append(request)
                     fake.headers.append({k.lower(): v for k, v in self.headers.items()})
                     number = len(fake.requests)
+                limit_headers: dict[str, str] = {}
+                if fake.rate_limit is not None:
+                    tokens = request_tokens(request) + fake.default_usage["completion_tokens"]
+                    admitted, limit_headers, _ = fake.rate_limit.take(tokens)
+                    if not admitted:
+                        with fake._lock:
+                            fake.rate_limited += 1
+                        body = {"error": {"message": "Rate limit reached", "code": "rate_limit"}}
+                        self._send(429, body, limit_headers)
+                        return
                 scripted = fake._next(request, number)
-                if scripted.delay or fake.answer_delay:
-                    time.sleep(scripted.delay + fake.answer_delay)
+                scripted = replace(scripted, headers={**limit_headers, **scripted.headers})
+                with fake._lock:
+                    fake.in_flight += 1
+                    fake.most_in_flight = max(fake.most_in_flight, fake.in_flight)
+                try:
+                    if scripted.delay or fake.answer_delay:
+                        time.sleep(scripted.delay + fake.answer_delay)
+                finally:
+                    with fake._lock:
+                        fake.in_flight -= 1
                 if scripted.status != 200:
                     self._send(scripted.status, scripted.body, scripted.headers)
                     return

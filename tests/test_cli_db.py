@@ -35,6 +35,9 @@ def invoke(db_path: Path | str, *args: str):
         ("ai", "report"),
         ("db", "check"),
         ("db", "backup", "copy.db"),
+        ("deliveries", "list"),
+        ("deliveries", "show", "1"),
+        ("deliveries", "replay", "1"),
     ],
     ids=lambda args: " ".join(args[:2]),
 )

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import cli
 
-GROUPS = {"serve", "db", "config", "clients", "jobs", "leads", "drafts", "ai"}
+GROUPS = {"serve", "db", "config", "clients", "jobs", "leads", "drafts", "ai", "deliveries"}
 
 
 def walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
@@ -45,6 +45,9 @@ def test_the_tree_has_every_command():
         "jobs retry",
         "ai report",
         "leads opt-in",
+        "deliveries list",
+        "deliveries show",
+        "deliveries replay",
     }
 
 

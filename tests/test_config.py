@@ -175,8 +175,9 @@ def test_leadhook_config_warns_of_unknown_variables():
         {"LEADHOOK_AI_PROVIDER": "opnai"},
         {"LEADHOOK_LOG_LEVEL": "verbose"},
         {"LEADHOOK_AI_PRICES_JSON": '{"gpt-4o-mini": {"input": 0.15, "outptu": 0.6}}'},
+        {"LEADHOOK_LOG_FORMAT": "xml"},
     ],
-    ids=["concurrency", "provider", "log-level", "prices"],
+    ids=["concurrency", "provider", "log-level", "prices", "log-format"],
 )
 def test_serve_with_a_wrong_value_stops_with_one_line_before_anything(tmp_path, env):
     """As an operator sees it: a real process, its stderr, and no database created."""

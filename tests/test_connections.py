@@ -375,3 +375,86 @@ def test_a_taken_port_stops_the_start_before_the_app_starts(application, setting
     assert exit_info.value.code == 3
     assert not hasattr(application.state, "store")
     assert any(f"cannot listen on 127.0.0.1:{port}" in r.getMessage() for r in caplog.records)
+
+
+def test_the_server_runs_on_uvloop_with_the_httptools_parser(serve):
+    """The stack the benchmarks measure (handlers/_server.py STACK) is the one served."""
+    import uvloop
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    live = serve()
+    assert isinstance(live.server.servers[0].loop, uvloop.Loop)
+    assert issubclass(live.server.config.http_protocol_class, HttpToolsProtocol)
+
+
+def test_a_head_over_16_kb_sent_in_pieces_gets_a_400_json_error(serve):
+    """httptools has no limit of its own: the protocol counts the head across chunks."""
+    live = serve()
+    with connect(live.port) as sock:
+        sock.sendall(PARTIAL_HEADERS)
+        for _ in range(20):  # 20 KB of one header, 1 KB at a time
+            time.sleep(0.01)
+            try:
+                sock.sendall(b"X-Big-" + b"a" * 1018 + b": b\r\n")
+            except OSError:  # closed after the limit
+                break
+        received, _ = read_until_closed(sock, timeout=10)
+    status, body = json_error(received)
+    assert status == 400
+    assert "request head larger than 16384 bytes" in body["error"]
+    assert live.server.guard.tally.total["malformed"] == 1
+
+
+def test_a_large_body_sent_with_its_head_is_not_taken_for_a_large_head(serve, workspace):
+    """The head limit counts the head only: 60 KB of body in the head's chunk is a body."""
+    live = serve()
+    payload = load_payload("ghl_sms_workflow.json")
+    payload["customData"] = {"Note": "x" * 60_000}
+    body = json.dumps(payload).encode()
+    with connect(live.port) as sock:
+        sock.sendall(
+            PARTIAL_HEADERS
+            + f"Authorization: Bearer {workspace.token}\r\n".encode()
+            + f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n".encode()
+            + b"Connection: close\r\n\r\n"
+            + body
+        )
+        received, _ = read_until_closed(sock, timeout=10)
+    assert received.startswith(b"HTTP/1.1 200 "), received[:300]
+
+
+def test_a_serving_process_freezes_its_startup_heap(settings):
+    """``leadhook serve`` (handlers._server.run) takes what is alive once the app has started
+    out of the cyclic collector's sight: full collections no longer stall the server."""
+    import gc
+
+    import app as app_module
+    from tests.conftest import LiveServer
+
+    class FrozenServer(LiveServer):
+        def __init__(self, application) -> None:
+            super().__init__(application)
+            self.server.freeze_heap = True
+
+    before = gc.get_freeze_count()
+    try:
+        with FrozenServer(app_module.create_app(settings)) as live:
+            assert httpx.get(live.url + "/healthz", timeout=10).status_code == 200
+            assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()  # this test process keeps collecting everything
+
+
+def test_pipelined_requests_in_one_chunk_are_not_taken_for_a_large_head(serve):
+    """A chunk that holds a whole request and part of the next one's head: only the next
+    chunks count towards the head limit (two 10 KB heads, one chunk of 18 KB)."""
+    live = serve()
+    pad = b"X-Pad: " + b"a" * 10_000 + b"\r\n"
+    first = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + pad + b"\r\n"
+    second = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + pad + b"\r\n"
+    with connect(live.port) as sock:
+        sock.sendall(first + second[:8_000])
+        time.sleep(0.2)
+        sock.sendall(second[8_000:])
+        received, _ = read_until_closed(sock, timeout=10)
+    assert received.count(b"HTTP/1.1 200 ") == 2, received[:300]

@@ -26,6 +26,9 @@ PAGES = [
     "/console/leads",
     "/console/drafts",
     "/console/about",
+    "/console/deliveries",
+    "/console/deliveries?outcome=rejected&window=24h",
+    "/console/deliveries?route=/api/webhooks/email&client=1&key=x&since=2026-01-01",
 ]
 
 
@@ -158,6 +161,10 @@ def test_every_page_answers_with_the_headers_that_keep_it_on_this_host(
     assert client.get("/console/jobs/999999").status_code == 404
     assert client.get("/console/jobs?status=DONE").status_code == 400
     assert client.get("/console/ai?window=forever").status_code == 400
+    assert client.get("/console/deliveries/999999").status_code == 404
+    assert client.get("/console/deliveries?outcome=lost").status_code == 400
+    assert client.get("/console/deliveries?route=/x").status_code == 400
+    assert client.get("/console/deliveries?since=yesterday").status_code == 400
 
 
 def test_the_ai_csv_has_the_figures_of_the_page(client, store, database):

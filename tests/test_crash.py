@@ -1,4 +1,5 @@
-"""Acknowledged means committed: SIGKILL the server mid-traffic, every 2xx survives."""
+"""Acknowledged means committed: SIGKILL the server mid-traffic, every 2xx survives, with its
+job and its ledger row (one transaction)."""
 
 from __future__ import annotations
 
@@ -111,7 +112,19 @@ def test_sigkill_loses_no_acknowledged_delivery(tmp_path):
     conn = sqlite3.connect(db_path)
     stored = {row[0]: row[1] for row in conn.execute("SELECT body, id FROM messages")}
     jobs = {row[0] for row in conn.execute("SELECT message_id FROM background_jobs")}
+    ledger = {
+        row[0]: row[1:]
+        for row in conn.execute(
+            "SELECT message_id, outcome, status_code, client_id FROM deliveries"
+            " WHERE message_id IS NOT NULL"
+        )
+    }
     conn.close()
     for contact, message_id in acknowledged:
         assert stored.get(f"reply {contact}") == message_id, f"acknowledged {contact} is missing"
         assert message_id in jobs, f"acknowledged message {message_id} has no job"
+        assert ledger.get(message_id) == ("stored", 200, created["id"]), (
+            f"acknowledged message {message_id} has no ledger row"
+        )
+    # A row naming a message is there only with its message (the same transaction).
+    assert set(ledger) <= set(stored.values())

@@ -307,3 +307,9 @@ def test_the_database_says_which_migrations_it_has(backend_store):
     assert about["migrations"][0]["name"] == "m001_initial"
     assert "m009_console" in [m["name"] for m in about["migrations"]]
     assert about["size_bytes"] > 0
+    # The About page names the engine that serves the data, never "SQLite" on Postgres.
+    if about["backend"] == "postgres":
+        assert about["server_version"].startswith("PostgreSQL ")
+        assert "sqlite_version" not in about
+    else:
+        assert about["sqlite_version"].count(".") == 2 and "server_version" not in about

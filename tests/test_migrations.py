@@ -114,6 +114,7 @@ def test_every_dedupe_column_is_unique_per_client_and_nullable(seeded, column):
         ("background_jobs", "status", "DONE"),
         ("ai_interactions", "status", "ok"),
         ("ai_drafts", "status", "sent"),
+        ("deliveries", "outcome", "lost"),
     ],
 )
 def test_enum_columns_have_check_constraints(database, table, column, bad):
@@ -193,6 +194,7 @@ def test_jobs_are_indexed_by_status_and_run_at(database):
         ("message_sentiments", "classified_by", db.vocab.CLASSIFIED_BY),
         ("ai_latency_daily", "dimension", db.vocab.SPEND_DIMENSIONS),
         ("pruned_jobs", "status", db.vocab.FINISHED_JOB_STATUSES),
+        ("deliveries", "outcome", db.vocab.DELIVERY_OUTCOMES),
     ],
 )
 def test_the_schema_accepts_exactly_the_live_vocabulary(database, table, column, live):

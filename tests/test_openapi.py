@@ -32,6 +32,7 @@ STATUSES = {
     "/api/webhooks/instantly": {"200", "400", "401", "408", "413", "429"},
     "/api/cron/background-jobs": {"200", "400", "401", "503"},
     "/api/telemetry/ai": {"200", "400", "401"},
+    "/metrics": {"200", "401"},
     "/healthz": {"200"},
     "/readyz": {"200", "503"},
 }
@@ -68,7 +69,8 @@ def test_every_route_documents_its_statuses_with_the_error_schema(spec, path):
     for operation in spec["paths"][path].values():
         assert set(operation["responses"]) == STATUSES[path]
         for status, answer in operation["responses"].items():
-            schema = answer["content"]["application/json"]["schema"]
+            text = path == "/metrics" and status == "200"  # the Prometheus text format
+            schema = answer["content"]["text/plain" if text else "application/json"]["schema"]
             if status.startswith("4"):
                 assert schema == {"$ref": "#/components/schemas/Error"}
         if path.startswith("/api/webhooks/"):
@@ -135,7 +137,7 @@ def test_real_answers_match_the_document(api, spec, workspace):
 
 # -- fuzzing -----------------------------------------------------------------------------------
 
-EXAMPLES = 25  # per operation and mode: 11 operations x 2 modes x 25 = 550 cases at most
+EXAMPLES = 25  # per operation and mode: 12 operations x 2 modes x 25 = 600 cases at most
 
 
 def fuzz(api, workspace, case) -> None:
@@ -146,6 +148,7 @@ def fuzz(api, workspace, case) -> None:
     headers = {
         "/api/cron/background-jobs": {"Authorization": f"Bearer {CRON_SECRET}"},
         "/api/telemetry/ai": {"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        "/metrics": {"Authorization": f"Bearer {ADMIN_TOKEN}"},
     }.get(case.path, workspace.auth if webhook else {})
     excluded = [positive_data_acceptance] if webhook else []
     case.call_and_validate(base_url=api.url, headers=headers, excluded_checks=excluded)

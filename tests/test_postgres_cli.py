@@ -4,13 +4,20 @@ refusal, and no password in what the commands print."""
 from __future__ import annotations
 
 import json
+import time
 
 import psycopg
 
 import db
+from db.postgres.migrations import MIGRATIONS
 from tests.process_helpers import run
 
 T0 = "2026-01-18T10:00:00.000Z"
+
+
+def ledger_row(client_id: int | None, received_at: str = T0, **fields) -> db.NewDelivery:
+    return db.NewDelivery(received_at=received_at, route="/api/webhooks/ghl/sms",
+                          started=time.monotonic(), client_id=client_id, **fields)  # fmt: skip
 
 
 def seeded_sqlite(path) -> dict:
@@ -20,6 +27,11 @@ def seeded_sqlite(path) -> dict:
         sync = store.sync
         client, token = sync.create_client(name="Acme", now=T0, ghl_location_id="loc")
         sync.create_client(name="Other", now=T0)
+        # The ledger: a rejected row pruned (an id gap: 1), another kept; a replay below.
+        early = "2026-01-17T10:00:00.000Z"
+        sync.record_delivery(ledger_row(None, early, outcome="rejected", status_code=401))
+        sync.record_delivery(ledger_row(None, outcome="rejected", status_code=401, error="x"))
+        sync.prune_deliveries(before=T0, batch=10)
         ids = []
         for n in range(5):
             message = db.NewMessage(
@@ -28,7 +40,11 @@ def seeded_sqlite(path) -> dict:
                 dedupe_value=f"m{n}", job_type=db.vocab.SMS_INBOUND_POST_PROCESS,
             )  # fmt: skip
             lead = db.LeadFields(ghl_contact_id=f"c{n % 2}")
-            ids.append(sync.ingest(client.id, db.hash_token(token), message, lead))
+            delivery = ledger_row(client.id, dedupe_key=f"m{n}", body=f'{{"n": {n}}}')
+            ids.append(sync.ingest(client.id, db.hash_token(token), message, lead,
+                                   delivery=delivery))  # fmt: skip
+        [first] = sync.find_deliveries({"key": "m0"})
+        sync.record_ignored(client.id, None, ledger_row(client.id, replay_of=first["id"]))
         sync.set_lead_sentiment(ids[0].lead_id, "Interested", "qualified", now=T0)
         sync.record_interaction(
             {"source": "test", "feature_id": "sentiment.classify", "provider": "offline",
@@ -66,6 +82,15 @@ def test_db_copy_keeps_every_row_and_id_and_the_target_goes_on_from_there(tmp_pa
         assert client == seeded["client"]
         created, _ = target.sync.create_client(name="New", now=T0)
         assert created.id == 3
+        # The ledger: every row as it was (ids, times, bodies, replays), and new ids after.
+        assert counts["deliveries"] == 7
+        listed = source.sync.find_deliveries({})
+        assert target.sync.find_deliveries({}) == listed
+        assert 1 not in {r["id"] for r in listed}  # the gap stayed (the pruned row)
+        for row in listed:
+            assert target.sync.delivery_detail(row["id"]) == source.sync.delivery_detail(row["id"])
+        new_id = target.sync.record_delivery(ledger_row(None, outcome="rejected", status_code=429))
+        assert new_id == max(r["id"] for r in listed) + 1
     finally:
         source.close()
         target.close()
@@ -99,7 +124,8 @@ def test_check_backup_and_what_commands_print_on_postgres(pg_url):
     secret_url = pg_url.replace("postgres@", "postgres:hunter2@")  # trust auth ignores it
     checked = run(secret_url, "db", "check")
     assert checked.returncode == 0, checked.stderr
-    assert checked.stdout.startswith("ok: integrity, foreign keys, migrations (9 applied")
+    latest = f"({len(MIGRATIONS)} applied, the last {MIGRATIONS[-1].name})"
+    assert checked.stdout.startswith(f"ok: integrity, foreign keys, migrations {latest}")
     refused = run(secret_url, "db", "backup", "/tmp/never.db")
     assert refused.returncode == 1 and "pg_dump" in refused.stderr
     listed = run(secret_url, "config")

@@ -57,6 +57,7 @@ def test_the_same_tables_columns_and_views(pg, database):
         ("message_sentiments", "classified_by", db.vocab.CLASSIFIED_BY),
         ("ai_latency_daily", "dimension", db.vocab.SPEND_DIMENSIONS),
         ("pruned_jobs", "status", db.vocab.FINISHED_JOB_STATUSES),
+        ("deliveries", "outcome", db.vocab.DELIVERY_OUTCOMES),
     ],
 )
 def test_the_schema_accepts_exactly_the_live_vocabulary(pg, table, column, live):
@@ -95,6 +96,51 @@ def test_foreign_keys_cascade_as_on_sqlite(pg):
     )
     assert set(found.values()) == {"c"}  # ON DELETE CASCADE, to clients and leads
     assert len(found) == 2
+
+
+def test_the_ledger_has_sqlite_s_foreign_keys_checks_and_indexes(pg, database):
+    found = {
+        (row[0], row[1]): row[2]
+        for row in pg.execute(
+            "SELECT a.attname, c.confrelid::regclass::text, c.confdeltype FROM pg_constraint c "
+            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+            "WHERE c.conrelid = 'deliveries'::regclass AND c.contype = 'f'"
+        )
+    }
+    # SQLite's: client_id no action, message_id and replay_of set NULL.
+    expected = {
+        (row[3], row[2]): {"NO ACTION": "a", "SET NULL": "n"}[row[6]]
+        for row in database.execute("PRAGMA foreign_key_list(deliveries)")
+    }
+    assert (
+        found
+        == expected
+        == {
+            ("client_id", "clients"): "a",
+            ("message_id", "messages"): "n",
+            ("replay_of", "deliveries"): "n",
+        }
+    )
+    [status] = [
+        d
+        for (d,) in pg.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'deliveries'::regclass AND contype = 'c'"
+        )
+        if "status_code" in d
+    ]
+    assert "100" in status and "599" in status
+    pg_indexes = {
+        name
+        for (name,) in pg.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'deliveries'")
+    }
+    sqlite_indexes = {
+        name
+        for (name,) in database.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries'"
+        )
+    }
+    assert pg_indexes - {"deliveries_pkey"} == sqlite_indexes and len(sqlite_indexes) == 7
 
 
 def test_lead_changes_and_the_spend_rollups_are_kept_by_triggers(pg_url):

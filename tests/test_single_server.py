@@ -11,6 +11,7 @@ import socket
 import httpx
 import pytest
 
+from config import Settings
 from tests.conftest import free_port, open_file
 from tests.process_helpers import Server, run
 
@@ -92,5 +93,5 @@ def test_serve_without_demo_creates_no_workspace_and_prints_the_banner(tmp_path)
     assert lines[0].startswith(f"leadhook 0.1.0 serving http://127.0.0.1:{port} (pid ")
     assert lines[1].startswith(f"  database   {db_path}: 0 workspaces, applied now: m001_initial")
     assert lines[2].startswith("  AI         offline")
-    assert lines[3] == "  jobs       on, up to 4 jobs at once"
+    assert lines[3] == f"  jobs       on, up to {Settings().job_concurrency} jobs at once"
     assert "cron off (set LEADHOOK_CRON_SECRET)" in lines[4]

@@ -18,3 +18,16 @@ def test_stored_times_are_iso_utc_and_compare_as_text():
     assert db.normalize_time("2026-01-18") == "2026-01-18T00:00:00.000Z"
     with pytest.raises(ValueError, match="since must be an ISO-8601 time"):
         db.normalize_time("0001-01-01T00:00:00+05:00", "since")
+
+
+def test_a_span_is_written_in_its_two_largest_units():
+    from db.time import span
+
+    assert [span(s) for s in (0, 7, 300, 3900, 183600, -5)] == [
+        "0s",
+        "7s",
+        "5m 00s",
+        "1h 05m",
+        "2d 3h",
+        "0s",
+    ]

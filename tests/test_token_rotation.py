@@ -64,8 +64,9 @@ def test_the_new_token_works_at_once(http, store, workspace):
 
 
 def test_the_stored_path_keeps_the_cache(live, http, workspace):
-    """Deliveries that write read the token once per cache period (the write re-checks it);
-    only answers that do not write read it again."""
+    """Deliveries that write read the token once per cache period (the write re-checks it:
+    an ignored event's too, which writes its ledger row); only answers that do not write
+    (a rejected request) read it again."""
     store = live.app.state.store
     reads: list[str] = []
     original = store.client_by_token_hash
@@ -80,7 +81,10 @@ def test_the_stored_path_keeps_the_cache(live, http, workspace):
             payload = instantly(email_id=f"email-{n}")
             assert http.post(INSTANTLY, json=payload, headers=workspace.auth).status_code == 200
         assert len(reads) == 1
-        http.post(INSTANTLY, json=instantly("email_opened"), headers=workspace.auth)
-        assert len(reads) == 2  # an ignored event confirms the cached token
+        ignored = http.post(INSTANTLY, json=instantly("email_opened"), headers=workspace.auth)
+        assert ignored.json()["ignored"] is True
+        assert len(reads) == 1  # its ledger row's write checked the token
+        assert http.post(INSTANTLY, content=b"{", headers=workspace.auth).status_code == 400
+        assert len(reads) == 2  # a rejected request confirms the cached token
     finally:
         store.client_by_token_hash = original

@@ -81,6 +81,34 @@ def take_jobs_due() -> bool:
     return due
 
 
+_after = threading.local()
+
+
+def defer(conn: psycopg.Connection, sql: str, params: Any = None) -> None:
+    """Run ``sql`` (a statement whose result nobody reads: a ledger row) as late as possible
+    in this transaction: the transport sends it with the ``COMMIT``, in one pipeline (one
+    round trip for both). Its error fails the commit, so nothing of the transaction is kept.
+    Outside a transport's write it runs at once."""
+    statements = getattr(_after, "statements", None)
+    if statements is None:
+        conn.execute(sql, params)
+        return
+    statements.append((sql, params))
+
+
+def start_deferring() -> None:
+    """The transport, at ``BEGIN``: collect :func:`defer`'s statements from now on."""
+    _after.statements = []
+
+
+def take_deferred() -> list[tuple[str, Any]]:
+    """The transport, before ``COMMIT`` (or after a failure): the statements deferred, and
+    stop collecting."""
+    statements = getattr(_after, "statements", None) or []
+    _after.statements = None
+    return statements
+
+
 class IsoTimestampLoader(Loader):
     """``timestamptz`` (text format) → ``2026-01-18T10:00:00.123Z``."""
 

@@ -11,14 +11,15 @@ context variables of the caller are copied into the worker, as SQLite's writer d
 
 A write is ``BEGIN``; ``SET LOCAL statement_timeout`` (what is left of its timeout); the
 operation; ``COMMIT``, on a connection in autocommit mode (one round trip for the first
-two). Its result is handed back only after the commit; a commit that made a job due then
-calls :attr:`Transport.on_jobs_due` (the process's
-:class:`db.postgres._notify.JobNotifier`). A write that cannot finish within its timeout is
-rolled back and raises :class:`DatabaseUnavailable`: nothing of it is kept. A deadlock or
-serialization failure is retried (at most :data:`RETRIES` times, within the timeout): an
-operation touches nothing but the database, so running it again is safe. So is one whose
-pooled connection the server had closed (a restart, a failover), found before the operation
-started (a read: whenever it is found); it runs again on another connection. Reads run in
+two; the statements the operation deferred, a ledger row, go in a pipeline with the
+``COMMIT``: one round trip for those too). Its result is handed back only after the
+commit; a commit that made a job due then calls :attr:`Transport.on_jobs_due` (the
+process's :class:`db.postgres._notify.JobNotifier`). A write that cannot finish within its
+timeout is rolled back and raises :class:`DatabaseUnavailable`: nothing of it is kept. A
+deadlock or serialization failure is retried (at most :data:`RETRIES` times, within the
+timeout): an operation touches nothing but the database, so running it again is safe. So is
+one whose pooled connection the server had closed (a restart, a failover), found before the
+operation started (a read: whenever it is found); it runs again on another connection. Reads run in
 autocommit mode (each statement its own snapshot, as SQLite's WAL readers do without a
 transaction).
 
@@ -44,7 +45,7 @@ import psycopg_pool
 from psycopg.rows import dict_row
 
 from db.errors import DatabaseError, DatabaseUnavailable
-from db.postgres._sql import register_loaders, take_jobs_due
+from db.postgres._sql import register_loaders, start_deferring, take_deferred, take_jobs_due
 
 log = logging.getLogger("leadhook.db")
 RETRIES = 3
@@ -96,6 +97,26 @@ def connect(url: str, **kwargs: Any) -> psycopg.Connection:
         raise mapped(exc) from None
     configure(conn)
     return conn
+
+
+def _commit(conn: psycopg.Connection, deferred: list[tuple[str, Any]]) -> None:
+    """``COMMIT``, after the statements the operation deferred (:func:`db.postgres._sql.defer`)
+    in the same pipeline: one round trip. A deferred statement that fails aborts the
+    transaction, and the server skips the ``COMMIT`` queued after it."""
+    if not deferred:
+        conn.execute("COMMIT")
+        return
+    with conn.pipeline():
+        for sql, params in deferred:
+            conn.execute(sql, params)
+        conn.execute("COMMIT")
+
+
+def _in_transaction(conn: psycopg.Connection) -> bool:
+    if conn.closed or conn.broken:
+        return False
+    status = conn.info.transaction_status
+    return status in (psycopg.pq.TransactionStatus.INTRANS, psycopg.pq.TransactionStatus.INERROR)
 
 
 class _Stale(Exception):
@@ -218,19 +239,23 @@ class Transport:
                 if conn.broken or conn.closed:  # nothing of the operation ran yet
                     raise _Stale() from exc
                 raise
+            start_deferring()
             try:
                 result = fn(conn, *args)
                 if deadline is not None and time.monotonic() > deadline:
                     raise DatabaseUnavailable("the write was not committed in time")
             except BaseException:
                 take_jobs_due()
+                take_deferred()
                 if not conn.closed and not conn.broken:
                     conn.execute("ROLLBACK")
                 raise
             try:
-                conn.execute("COMMIT")
+                _commit(conn, take_deferred())
             except BaseException:
                 take_jobs_due()
+                if _in_transaction(conn):  # a deferred statement failed: nothing committed
+                    conn.execute("ROLLBACK")
                 raise
             if take_jobs_due() and self.on_jobs_due is not None:
                 self.on_jobs_due()

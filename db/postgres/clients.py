@@ -1,9 +1,10 @@
 """Clients (workspaces) and their webhook tokens, on Postgres (as :mod:`db.sqlite.clients`).
 
-:func:`check_token` runs inside every write that a token authorises; it reads the client's
-row ``FOR SHARE``, so a rotation or a disable waits for the writes already authorised and
-every write after it sees the new token: "stops working at once", as with SQLite's single
-writer.
+:func:`check_caller` runs inside every write that a token authorises (or an operator's
+replay, which names an enabled client); it reads the client's row ``FOR SHARE``, so a
+rotation or a disable waits for the writes already authorised and every write after it sees
+the new token: "stops working at once", as with SQLite's single writer. ``ingest`` does the
+same check in its first statement (:func:`caller_is_valid`).
 """
 
 from __future__ import annotations
@@ -97,6 +98,30 @@ def check_token(conn: psycopg.Connection, client_id: int, token_hash: str) -> No
         (client_id,),
     )
     token_is_valid(row, token_hash)
+
+
+def check_caller(conn: psycopg.Connection, client_id: int, token_hash: str | None) -> None:
+    """:func:`check_token`, or with ``token_hash`` None (an operator's replay of a stored
+    delivery, which names its client and carries no token) :class:`TokenRevoked` unless the
+    client exists and is enabled (as :func:`db.sqlite.clients.check_caller`)."""
+    row = one(
+        conn,
+        "SELECT token_hash, disabled_at FROM clients WHERE id = %s FOR SHARE",
+        (client_id,),
+    )
+    caller_is_valid(row, client_id, token_hash)
+
+
+def caller_is_valid(row: dict | None, client_id: int, token_hash: str | None) -> None:
+    """:func:`token_is_valid`, or for ``token_hash`` None (a replay) the client's row must
+    exist and not be disabled."""
+    if token_hash is not None:
+        token_is_valid(row, token_hash)
+        return
+    if row is None:
+        raise TokenRevoked(f"no client {client_id}")
+    if row["disabled_at"] is not None:
+        raise TokenRevoked("the client is disabled")
 
 
 def token_is_valid(row: dict | None, token_hash: str) -> None:

@@ -314,7 +314,6 @@ def database_about(conn: psycopg.Connection) -> dict[str, Any]:
         "backend": "postgres",
         "path": f"postgresql://{info.user}@{info.host}:{info.port}/{facts['database']}",
         "server_version": f"PostgreSQL {facts['version']}",
-        "sqlite_version": f"not used (PostgreSQL {facts['version']})",
         "size_bytes": facts["size_bytes"],
         "free_bytes": 0,
         "wal_bytes": 0,

@@ -22,11 +22,12 @@ from db.postgres._sql import one, rows
 from db.postgres._transport import connect
 from db.postgres.migrations import migrate
 
-# Parents before children; tables added later (the ledger) follow, in the SQLite file's order.
+# Parents before children; tables added later follow, in the SQLite file's order.
 ORDER = (
     "clients",
     "leads",
     "messages",
+    "deliveries",
     "background_jobs",
     "ai_interactions",
     "ai_drafts",

@@ -5,8 +5,9 @@ operators read and do (as :mod:`db.sqlite.jobs`). The runner's statements are in
 Under READ COMMITTED an enqueue that runs while a prune deletes its job may insert a new row
 after the prune commits without having seen the prune's ``pruned_jobs`` row (its snapshot
 was older): :func:`enqueue_job` checks ``pruned_jobs`` again after creating a job and takes
-the row back when the job had succeeded (one job per message and type, ever). Every enqueue
-that makes a job due sends the jobs notification.
+the row back when the job had succeeded (one job per message and type, ever); that re-check
+and clearing the record of a failed job are one statement. Every enqueue that makes a job
+due sends the jobs notification.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ from db.vocab import (
 )
 
 _PRUNED_SUCCESS = "SELECT 1 FROM pruned_jobs WHERE dedupe_key = %(key)s AND status = 'SUCCEEDED'"
+_CLEAR_FAILED = "DELETE FROM pruned_jobs WHERE dedupe_key = %(key)s AND status = 'FAILED'"
+# After creating a job: one round trip takes the job back when a prune of its success
+# committed meanwhile, else clears the record of a failed one.
+_RECHECK = f"""WITH hit AS (SELECT EXISTS ({_PRUNED_SUCCESS}) AS pruned),
+    taken_back AS (
+        DELETE FROM background_jobs WHERE id = %(id)s AND (SELECT pruned FROM hit)),
+    cleared AS ({_CLEAR_FAILED} AND NOT (SELECT pruned FROM hit))
+SELECT pruned FROM hit"""
 
 
 def enqueue_job(
@@ -66,11 +75,14 @@ def enqueue_job(
         params,
     )
     if row is not None:
-        if row["created"] and one(conn, _PRUNED_SUCCESS, params):
-            # A prune committed meanwhile: this job succeeded once and was pruned.
-            conn.execute("DELETE FROM background_jobs WHERE id = %s", (row["id"],))
-            return None, False
-        conn.execute("DELETE FROM pruned_jobs WHERE dedupe_key = %s AND status = 'FAILED'", (key,))
+        if row["created"]:
+            # The re-check, in a statement of its own (a new snapshot), and what it decides.
+            recheck = one(conn, _RECHECK, {**params, "id": row["id"]})
+            if recheck is not None and recheck["pruned"]:
+                # A prune committed meanwhile: this job succeeded once and was pruned.
+                return None, False
+        else:
+            conn.execute(_CLEAR_FAILED, params)
         notify_jobs(conn)
         return row["id"], True
     existing = one(conn, "SELECT id FROM background_jobs WHERE dedupe_key = %s", (key,))

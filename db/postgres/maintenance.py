@@ -24,6 +24,7 @@ TABLES = (
     "pruned_jobs",
     "message_sentiments",
     "lead_changes",
+    "deliveries",
     "ai_usage_hourly",
     "ai_latency_buckets",
     "ai_latency_daily",

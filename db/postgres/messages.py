@@ -6,7 +6,8 @@ RETURNING id``, and the loser of a race (a process whose identical delivery comm
 Postgres makes the insert wait for that commit) rolls its lead changes back to a savepoint
 and re-reads the winner. The GoHighLevel repeat chain (read the chain, then insert the next
 ``<key>#N``) is serialised per (client, key) by a transaction advisory lock, so two
-processes never both decide "a genuine repeat" for one delivery.
+processes never both decide "a genuine repeat" for one delivery. A delivery's ledger row
+(:mod:`db.postgres.deliveries`) is part of the same transaction, sent with its ``COMMIT``.
 """
 
 from __future__ import annotations
@@ -14,23 +15,55 @@ from __future__ import annotations
 import psycopg
 
 from db.postgres._sql import lock_keys, one, rows
-from db.postgres.clients import check_token, token_is_valid
+from db.postgres.clients import caller_is_valid, check_caller
+from db.postgres.deliveries import insert_delivery
 from db.postgres.jobs import enqueue_job
 from db.postgres.leads import find_or_create_lead, mark_unsubscribed, opt_out, set_lead_sentiment
-from db.records import IngestResult, LeadFields, NewMessage
+from db.records import IngestResult, LeadFields, NewDelivery, NewMessage, unsubscribe_answer
 from db.time import parse_iso
-from db.vocab import DEDUPE_COLUMNS, DEFAULT_LEAD_STATUS, STATUS_BY_TAG, is_sms_opt_out
+from db.vocab import (
+    DEDUPE_COLUMNS,
+    DEDUPED,
+    DEFAULT_LEAD_STATUS,
+    STATUS_BY_TAG,
+    STORED,
+    is_sms_opt_out,
+)
 
 
 def ingest(
     conn: psycopg.Connection,
     client_id: int,
-    token_hash: str,
+    token_hash: str | None,
+    message: NewMessage,
+    lead: LeadFields,
+    delivery: NewDelivery | None = None,
+) -> IngestResult:
+    """The token re-check (``token_hash`` None: an operator's replay, see
+    :func:`db.postgres.clients.check_caller`), then :func:`ingest_message`, then the
+    delivery's ledger row (``stored`` or ``deduped``, naming the message), sent with the
+    ``COMMIT``. For a plain dedupe key the check and the look-up of the stored message are
+    one statement (one round trip fewer)."""
+    result = _ingest(conn, client_id, token_hash, message, lead)
+    if delivery is not None:
+        insert_delivery(
+            conn,
+            delivery,
+            outcome=DEDUPED if result.deduped else STORED,
+            message_id=result.message_id,
+            answer=result.answer_json(),
+            deferred=True,
+        )
+    return result
+
+
+def _ingest(
+    conn: psycopg.Connection,
+    client_id: int,
+    token_hash: str | None,
     message: NewMessage,
     lead: LeadFields,
 ) -> IngestResult:
-    """The token re-check, then :func:`ingest_message`. For a plain dedupe key the check and
-    the look-up of the stored message are one statement (one round trip fewer)."""
     if message.client_id != client_id:
         raise ValueError("the message belongs to another client than the token")
     if message.dedupe_column not in DEDUPE_COLUMNS:
@@ -45,7 +78,7 @@ def ingest(
                  WHERE c.id = %s FOR SHARE OF c""",
             (key, client_id),
         )
-        token_is_valid(row, token_hash)
+        caller_is_valid(row, client_id, token_hash)
         assert row is not None
         existing = {"id": row["id"], "lead_id": row["lead_id"]} if row["id"] is not None else None
         return ingest_message(conn, message, lead, found=(existing, key))
@@ -60,16 +93,27 @@ def ingest(
              WHERE c.id = %(client)s FOR SHARE OF c""",
         {"client": client_id, "key": key, "end": key + "#~"},
     )
-    token_is_valid(found[0] if found else None, token_hash)
+    caller_is_valid(found[0] if found else None, client_id, token_hash)
     chain = [r for r in found if r["id"] is not None]
     return ingest_message(conn, message, lead, found=_repeat_of(message, chain))
 
 
 def unsubscribe(
-    conn: psycopg.Connection, client_id: int, token_hash: str, lead: LeadFields, now: str
+    conn: psycopg.Connection,
+    client_id: int,
+    token_hash: str | None,
+    lead: LeadFields,
+    now: str,
+    delivery: NewDelivery | None = None,
 ) -> int:
-    check_token(conn, client_id, token_hash)
-    return mark_unsubscribed(conn, client_id, lead, now)
+    """The token re-check, then the lead is blacklisted, then the delivery's ledger row
+    (``stored``), sent with the ``COMMIT``."""
+    check_caller(conn, client_id, token_hash)
+    lead_id = mark_unsubscribed(conn, client_id, lead, now)
+    if delivery is not None:
+        answer = unsubscribe_answer(lead_id)
+        insert_delivery(conn, delivery, outcome=STORED, answer=answer, deferred=True)
+    return lead_id
 
 
 def ingest_message(

@@ -33,6 +33,17 @@ from db.postgres.console import (
     reject_draft,
     retry_failed_jobs,
 )
+from db.postgres.deliveries import (
+    deliveries_per_hour,
+    delivery_detail,
+    find_deliveries,
+    get_delivery,
+    prune_deliveries,
+    prune_delivery_bodies,
+    record_deliveries,
+    record_delivery,
+    record_ignored,
+)
 from db.postgres.drafts import get_draft, insert_draft
 from db.postgres.interactions import (
     ai_report,
@@ -70,6 +81,7 @@ from db.postgres.leads import (
 )
 from db.postgres.maintenance import backup, check
 from db.postgres.messages import get_message, ingest, unsubscribe
+from db.postgres.metrics import job_gauges
 from db.postgres.sentiments import get_sentiment, record_sentiment
 from db.postgres.spend import ai_spend, ai_spend_series
 
@@ -88,14 +100,18 @@ __all__ = [
     "count_retryable",
     "create_client",
     "database_about",
+    "deliveries_per_hour",
+    "delivery_detail",
     "disable_client",
     "discard_job",
     "enable_client",
     "enqueue_job",
+    "find_deliveries",
     "find_jobs",
     "finish_inbound",
     "finish_job",
     "get_client",
+    "get_delivery",
     "get_draft",
     "get_draft_by_id",
     "get_job",
@@ -106,6 +122,7 @@ __all__ = [
     "ingest",
     "insert_draft",
     "job_detail",
+    "job_gauges",
     "job_stats",
     "lead_timeline",
     "list_clients",
@@ -114,9 +131,14 @@ __all__ = [
     "list_jobs",
     "list_leads",
     "opt_in_lead",
+    "prune_deliveries",
+    "prune_delivery_bodies",
     "prune_interactions",
     "prune_jobs",
     "recent_transcript",
+    "record_deliveries",
+    "record_delivery",
+    "record_ignored",
     "record_interaction",
     "record_interactions",
     "record_sentiment",

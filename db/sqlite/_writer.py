@@ -14,6 +14,19 @@ before it commits, and must touch nothing but the database.
 it (the write lock is held, so they cannot change): the ingest operation checks a token once
 per batch with it.
 
+``db.deferred_rows`` (``{"INSERT INTO t (cols)": [params, ...]}``) collects rows a unit wants
+inserted in its transaction but not one statement at a time: the writer inserts them after
+the batch's last unit, before COMMIT, with one multi-row ``INSERT`` per
+:data:`DEFERRED_CHUNK` rows (each statement hands the GIL back and forth between the writer
+and the event loop: one per batch instead of one per request). Only in the first run of a
+batch: with savepoints (after a failure) ``db.deferred_rows`` is None and units insert at
+once, inside their own savepoint; a deferred insert that fails makes the batch run again that
+way. A unit that defers rows gets no row ids back.
+
+``db.rerun_on_failure`` is True in that first run (False with savepoints, and absent on a plain
+connection): a unit may then skip a savepoint of its own and raise instead, since a failure
+re-runs it inside one (the ingest operation does, for a message insert that loses a race).
+
 Time bounds. A write given ``timeout`` seconds is answered within them: the writer starts it
 no later than ``timeout - allowance`` (a quarter of it, at most a second, is left for its
 commit), waits for another process's write lock only until the earliest such deadline of the
@@ -58,6 +71,7 @@ log = logging.getLogger("leadhook.db")
 
 T = TypeVar("T")
 MAX_BATCH = 512
+DEFERRED_CHUNK = 256  # rows per multi-row INSERT (SQLite allows 32766 variables)
 
 
 class Writer:
@@ -291,6 +305,8 @@ class Writer:
         failure (the caller retries with them); with them, None if the transaction died
         (every unit was then failed)."""
         self._writer_db.batch_memo = {}
+        self._writer_db.deferred_rows = None if savepoints else {}
+        self._writer_db.rerun_on_failure = not savepoints
         outcomes: list[tuple[Unit, Any, BaseException | None]] = []
         for unit in live:
             if savepoints:
@@ -312,7 +328,24 @@ class Writer:
                 if savepoints:
                     conn.execute("RELEASE unit")
                 outcomes.append((unit, result, None))
+        if not savepoints:
+            try:
+                self._insert_deferred(conn)
+            except BaseException as exc:  # run again with savepoints: each unit inserts its own
+                if not conn.in_transaction:
+                    log.warning("write transaction aborted: %s", exc)
+                    self._fail(live, DatabaseUnavailable(str(exc)))
+                return None
         return outcomes
+
+    def _insert_deferred(self, conn: sqlite3.Connection) -> None:
+        deferred, self._writer_db.deferred_rows = self._writer_db.deferred_rows, None
+        for head, rows in (deferred or {}).items():
+            marks = "(" + ", ".join("?" * len(rows[0])) + ")"
+            for start in range(0, len(rows), DEFERRED_CHUNK):
+                chunk = rows[start : start + DEFERRED_CHUNK]
+                values = [value for row in chunk for value in row]
+                conn.execute(f"{head} VALUES {', '.join([marks] * len(chunk))}", values)
 
     def _fail(self, units: list[Unit], exc: BaseException) -> None:
         self._deliver([(unit, None, exc) for unit in units])

@@ -103,6 +103,20 @@ def check_token(db: Database, client_id: int, token_hash: str) -> None:
         memo[client_id, token_hash] = True
 
 
+def check_caller(db: Database, client_id: int, token_hash: str | None) -> None:
+    """:func:`check_token`, or with ``token_hash`` None (an operator's replay of a stored
+    delivery, which names its client and carries no token) :class:`TokenRevoked` unless the
+    client exists and is enabled."""
+    if token_hash is not None:
+        check_token(db, client_id, token_hash)
+        return
+    row = one(db, "SELECT disabled_at FROM clients WHERE id = ?", (client_id,))
+    if row is None:
+        raise TokenRevoked(f"no client {client_id}")
+    if row["disabled_at"] is not None:
+        raise TokenRevoked("the client is disabled")
+
+
 def update_client(db: Database, client_id: int, now: str, changes: dict) -> Client | None:
     """Set the client's ``name`` and workspace ids given in ``changes`` (a blank id clears
     it); None if there is no such client. :class:`DuplicateWorkspace` when an id is taken."""

@@ -56,7 +56,8 @@ def enqueue_job(
                locked_at = NULL, locked_by = NULL, started_at = NULL, finished_at = NULL,
                last_error = NULL, updated_at = excluded.updated_at
            WHERE background_jobs.status = 'FAILED'
-           RETURNING id""",
+           RETURNING id, EXISTS (SELECT 1 FROM pruned_jobs
+                                  WHERE dedupe_key = :key AND status = 'FAILED') AS revived""",
         {
             "type": job_type,
             "key": key,
@@ -70,7 +71,9 @@ def enqueue_job(
     )
     if row is not None:
         # A job pruned after failure lives again: its key is a job's again, not a pruned one.
-        db.execute("DELETE FROM pruned_jobs WHERE dedupe_key = ? AND status = 'FAILED'", (key,))
+        # (Asked in the insert's RETURNING: the DELETE runs only when there is one.)
+        if row["revived"]:
+            db.execute("DELETE FROM pruned_jobs WHERE dedupe_key = ? AND status = 'FAILED'", (key,))
         return row["id"], True
     existing = one(db, "SELECT id FROM background_jobs WHERE dedupe_key = ?", (key,))
     return (existing["id"] if existing else None), False

@@ -4,38 +4,82 @@ A message is deduplicated by exactly one of the columns in ``db.vocab.DEDUPE_COL
 UNIQUE per client (``UNIQUE (client_id, <column>)``): every lookup below names the client, so
 one workspace's stored ids never block, reveal or receive another workspace's deliveries.
 :func:`ingest` runs as one unit of work in the writer's transaction, so the token check, the
-lead, the message, the roll-ups, an SMS opt-out and the post-process job commit together or
-not at all. A duplicate delivery changes no lead field. Repeats of a content key
-(GoHighLevel) are ``<key>#N``, N one more than the highest suffix stored.
+lead, the message, the roll-ups, an SMS opt-out, the post-process job and the delivery's
+ledger row commit together or not at all. A duplicate delivery changes no lead field.
+Repeats of a content key (GoHighLevel) are ``<key>#N``, N one more than the highest suffix
+stored.
 """
 
 from __future__ import annotations
 
 from sqlite_utils import Database
 
-from db.records import IngestResult, LeadFields, NewMessage
+from db.records import IngestResult, LeadFields, NewDelivery, NewMessage, unsubscribe_answer
 from db.sqlite._connection import one, rows
-from db.sqlite.clients import check_token
+from db.sqlite.clients import check_caller
+from db.sqlite.deliveries import insert_delivery
 from db.sqlite.jobs import enqueue_job
 from db.sqlite.leads import find_or_create_lead, mark_unsubscribed, opt_out, set_lead_sentiment
 from db.time import parse_iso
-from db.vocab import DEDUPE_COLUMNS, DEFAULT_LEAD_STATUS, STATUS_BY_TAG, is_sms_opt_out
+from db.vocab import (
+    DEDUPE_COLUMNS,
+    DEDUPED,
+    DEFAULT_LEAD_STATUS,
+    STATUS_BY_TAG,
+    STORED,
+    is_sms_opt_out,
+)
+
+
+class InsertLost(Exception):
+    """The message's insert found its dedupe value stored after the look-up missed it (in the
+    writer's first run: the batch runs again with savepoints, where it is a duplicate)."""
 
 
 def ingest(
-    db: Database, client_id: int, token_hash: str, message: NewMessage, lead: LeadFields
+    db: Database,
+    client_id: int,
+    token_hash: str | None,
+    message: NewMessage,
+    lead: LeadFields,
+    delivery: NewDelivery | None = None,
 ) -> IngestResult:
-    """The ``ingest`` operation: the token re-check, then :func:`ingest_message`."""
-    check_token(db, client_id, token_hash)
+    """The ``ingest`` operation: the token re-check, then :func:`ingest_message`, then the
+    delivery's ledger row (``stored`` or ``deduped``, naming the message) in the same
+    transaction."""
+    check_caller(db, client_id, token_hash)
     if message.client_id != client_id:
         raise ValueError("the message belongs to another client than the token")
-    return ingest_message(db, message, lead)
+    result = ingest_message(db, message, lead)
+    if delivery is not None:
+        outcome = DEDUPED if result.deduped else STORED
+        insert_delivery(
+            db,
+            delivery,
+            outcome=outcome,
+            message_id=result.message_id,
+            answer=result.answer_json(),
+            defer=True,
+        )
+    return result
 
 
-def unsubscribe(db: Database, client_id: int, token_hash: str, lead: LeadFields, now: str) -> int:
-    """The ``unsubscribe`` operation: the token re-check, then the lead is blacklisted."""
-    check_token(db, client_id, token_hash)
-    return mark_unsubscribed(db, client_id, lead, now)
+def unsubscribe(
+    db: Database,
+    client_id: int,
+    token_hash: str | None,
+    lead: LeadFields,
+    now: str,
+    delivery: NewDelivery | None = None,
+) -> int:
+    """The ``unsubscribe`` operation: the token re-check, then the lead is blacklisted, then
+    the delivery's ledger row (``stored``) in the same transaction."""
+    check_caller(db, client_id, token_hash)
+    lead_id = mark_unsubscribed(db, client_id, lead, now)
+    if delivery is not None:
+        answer = unsubscribe_answer(lead_id)
+        insert_delivery(db, delivery, outcome=STORED, answer=answer, defer=True)
+    return lead_id
 
 
 def ingest_message(db: Database, message: NewMessage, lead: LeadFields) -> IngestResult:
@@ -51,17 +95,25 @@ def ingest_message(db: Database, message: NewMessage, lead: LeadFields) -> Inges
     now = message.received_at
     existing, key = _existing_for(db, message)
     if existing is None:
-        db.execute("SAVEPOINT ingest_message")
+        # In the writer's first run of a batch a unit that raises is run again inside a
+        # savepoint of its own (db/sqlite/_writer.py): the savepoint that undoes the lead's
+        # changes when the insert loses is only needed then (two statements fewer).
+        rerun = getattr(db, "rerun_on_failure", False)
+        if not rerun:
+            db.execute("SAVEPOINT ingest_message")
         # The lead's roll-ups move with its new message, in the lead's own statement.
         touch = (message.direction, message.sent_at)
         lead_id = find_or_create_lead(db, message.client_id, lead, now=now, touch=touch)
         message_id = _insert(db, message, lead_id, key)
+        if message_id is None and rerun:
+            raise InsertLost(f"message {message.dedupe_column}={key!r} stored meanwhile")
         if message_id is None:  # inserted by someone else first: a duplicate after all
             db.execute("ROLLBACK TO ingest_message")
             existing = _by_key(db, message.client_id, message.dedupe_column, key)
         elif _opts_out(message):
             opt_out(db, lead_id, now)
-        db.execute("RELEASE ingest_message")
+        if not rerun:
+            db.execute("RELEASE ingest_message")
     deduped = existing is not None
     if existing is not None:
         message_id, lead_id = existing["id"], existing["lead_id"]

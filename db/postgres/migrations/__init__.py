@@ -27,6 +27,8 @@ from db.postgres.migrations import m006_readiness  # noqa: F401  isort: skip
 from db.postgres.migrations import m007_ai_prices  # noqa: F401  isort: skip
 from db.postgres.migrations import m008_message_sentiments  # noqa: F401  isort: skip
 from db.postgres.migrations import m009_console  # noqa: F401  isort: skip
+from db.postgres.migrations import m010_job_metrics  # noqa: F401  isort: skip
+from db.postgres.migrations import m011_deliveries  # noqa: F401  isort: skip
 
 __all__ = ["MIGRATIONS", "applied", "migrate", "schema_exists"]
 

@@ -25,6 +25,8 @@ from db.sqlite.migrations import m006_readiness  # noqa: F401  isort: skip
 from db.sqlite.migrations import m007_ai_prices  # noqa: F401  isort: skip
 from db.sqlite.migrations import m008_message_sentiments  # noqa: F401  isort: skip
 from db.sqlite.migrations import m009_console  # noqa: F401  isort: skip
+from db.sqlite.migrations import m010_job_metrics  # noqa: F401  isort: skip
+from db.sqlite.migrations import m011_deliveries  # noqa: F401  isort: skip
 
 __all__ = ["migrate", "migrations"]
 
