@@ -9,11 +9,13 @@ dicts keyed by column name, with timestamps as ISO-8601 UTC strings on every bac
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from dataclasses import dataclass, fields
 from typing import Any
 
-from db.vocab import BLACKLISTED
+from db.vocab import BLACKLISTED, DELIVERY_OUTCOMES
 
 _NON_DIGITS = re.compile(r"\D+")
 
@@ -153,6 +155,50 @@ class NewDelivery:
     answer: str | None = None  # the JSON answered; None: set by the write
     replay_of: int | None = None
     duration_ms: float | None = None  # None: measured by the write from ``started``
+
+    def row(
+        self,
+        *,
+        outcome: str | None = None,
+        message_id: int | None = None,
+        answer: dict[str, Any] | str | None = None,
+    ) -> tuple:
+        """The values of :data:`DELIVERY_COLUMNS`, as both backends insert them: ``outcome``,
+        ``message_id`` and ``answer`` (a dict or its JSON) as the write decided them, else the
+        record's own; ``duration_ms`` measured now unless the record has it."""
+        duration = self.duration_ms
+        if duration is None:
+            duration = round((time.monotonic() - self.started) * 1000, 3)
+        outcome = outcome or self.outcome
+        if outcome not in DELIVERY_OUTCOMES:
+            raise ValueError(f"not a delivery outcome: {outcome!r}")
+        text = self.answer if answer is None else answer
+        if isinstance(text, dict):
+            text = json.dumps(text, separators=(",", ":"))
+        return (
+            self.received_at,
+            self.route,
+            self.client_id,
+            self.status_code,
+            outcome,
+            self.error,
+            self.event_type,
+            self.message_id if message_id is None else message_id,
+            self.dedupe_key,
+            duration,
+            self.body_bytes,
+            self.body_sha256,
+            self.body,
+            text,
+            self.replay_of,
+        )
+
+
+# The ``deliveries`` columns :meth:`NewDelivery.row` gives values for, in its order.
+DELIVERY_COLUMNS = (
+    "received_at, route, client_id, status_code, outcome, error, event_type, message_id, "
+    "dedupe_key, duration_ms, body_bytes, body_sha256, body, answer, replay_of"
+)
 
 
 @dataclass(frozen=True)

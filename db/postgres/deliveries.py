@@ -16,69 +16,25 @@ transactions).
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
 import psycopg
 
 from db.postgres._sql import defer, one, rows
 from db.postgres.clients import check_caller
-from db.records import NewDelivery
-from db.vocab import DELIVERY_OUTCOMES, PROVIDER_KEY_PREFIXES
+from db.records import DELIVERY_COLUMNS, NewDelivery
+from db.vocab import PROVIDER_KEY_PREFIXES
 
 MAX_PAGE = 500
 REPLAYS_SHOWN = 50
 _FILTERS = ("route", "outcome", "client_id", "since", "until", "key", "message_id", "replay_of")
-_COLUMNS = (
-    "received_at, route, client_id, status_code, outcome, error, event_type, message_id, "
-    "dedupe_key, duration_ms, body_bytes, body_sha256, body, answer, replay_of"
-)
-_INSERT = f"INSERT INTO deliveries ({_COLUMNS}) VALUES ({', '.join(['%s'] * 15)})"
+_INSERT = f"INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES ({', '.join(['%s'] * 15)})"
 # What a list shows: everything but the body (a list of 500 rows must stay small).
 _LISTED = (
     "deliveries.id, received_at, route, client_id, status_code, outcome, error, event_type, "
     "message_id, dedupe_key, duration_ms, body_bytes, body_sha256, "
     "(body IS NOT NULL)::int AS body_kept, replay_of"
 )
-
-
-def delivery_row(
-    delivery: NewDelivery,
-    *,
-    outcome: str | None = None,
-    message_id: int | None = None,
-    answer: dict[str, Any] | str | None = None,
-) -> tuple:
-    """The values of :data:`_INSERT` (see :func:`db.sqlite.deliveries.insert_delivery`):
-    ``outcome``, ``message_id`` and ``answer`` as the write decided them, else the record's
-    own; ``duration_ms`` measured now unless the record has it."""
-    duration = delivery.duration_ms
-    if duration is None:
-        duration = round((time.monotonic() - delivery.started) * 1000, 3)
-    outcome = outcome or delivery.outcome
-    if outcome not in DELIVERY_OUTCOMES:
-        raise ValueError(f"not a delivery outcome: {outcome!r}")
-    text = delivery.answer if answer is None else answer
-    if isinstance(text, dict):
-        text = json.dumps(text, separators=(",", ":"))
-    return (
-        delivery.received_at,
-        delivery.route,
-        delivery.client_id,
-        delivery.status_code,
-        outcome,
-        delivery.error,
-        delivery.event_type,
-        delivery.message_id if message_id is None else message_id,
-        delivery.dedupe_key,
-        duration,
-        delivery.body_bytes,
-        delivery.body_sha256,
-        delivery.body,
-        text,
-        delivery.replay_of,
-    )
 
 
 def insert_delivery(
@@ -90,9 +46,9 @@ def insert_delivery(
     answer: dict[str, Any] | str | None = None,
     deferred: bool = False,
 ) -> int | None:
-    """Insert ``delivery`` (:func:`delivery_row`); its id, or None when ``deferred`` (sent
+    """Insert ``delivery`` (:meth:`NewDelivery.row`); its id, or None when ``deferred`` (sent
     with the ``COMMIT``)."""
-    values = delivery_row(delivery, outcome=outcome, message_id=message_id, answer=answer)
+    values = delivery.row(outcome=outcome, message_id=message_id, answer=answer)
     if deferred:
         defer(conn, _INSERT, values)
         return None
@@ -114,9 +70,7 @@ def record_deliveries(conn: psycopg.Connection, deliveries: list[NewDelivery]) -
     if not deliveries:
         return []
     with conn.cursor() as cursor:
-        cursor.executemany(
-            f"{_INSERT} RETURNING id", [delivery_row(d) for d in deliveries], returning=True
-        )
+        cursor.executemany(f"{_INSERT} RETURNING id", [d.row() for d in deliveries], returning=True)
         ids = []
         while True:
             ids.append(cursor.fetchone()["id"])

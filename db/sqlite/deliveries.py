@@ -13,25 +13,19 @@ indexes of migration ``m011_deliveries``. Pruning runs in batches (short transac
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
 from sqlite_utils import Database
 
-from db.records import NewDelivery
+from db.records import DELIVERY_COLUMNS, NewDelivery
 from db.sqlite._connection import one, rows
 from db.sqlite.clients import check_caller
-from db.vocab import DELIVERY_OUTCOMES, PROVIDER_KEY_PREFIXES
+from db.vocab import PROVIDER_KEY_PREFIXES
 
 MAX_PAGE = 500
 REPLAYS_SHOWN = 50
 _FILTERS = ("route", "outcome", "client_id", "since", "until", "key", "message_id", "replay_of")
-_COLUMNS = (
-    "received_at, route, client_id, status_code, outcome, error, event_type, message_id, "
-    "dedupe_key, duration_ms, body_bytes, body_sha256, body, answer, replay_of"
-)
-_INSERT_HEAD = f"INSERT INTO deliveries ({_COLUMNS})"
+_INSERT_HEAD = f"INSERT INTO deliveries ({DELIVERY_COLUMNS})"
 _INSERT = f"{_INSERT_HEAD} VALUES ({', '.join('?' * 15)})"
 # What a list shows: everything but the body (a list of 500 rows must stay small).
 _LISTED = (
@@ -54,32 +48,7 @@ def insert_delivery(
     them, else the record's own; ``answer`` a dict or its JSON); ``duration_ms`` is measured
     now unless the record has it. ``defer``: leave the insert to the end of the writer's batch
     (the same transaction: :mod:`db.sqlite._writer`); then no id is returned."""
-    duration = delivery.duration_ms
-    if duration is None:
-        duration = round((time.monotonic() - delivery.started) * 1000, 3)
-    outcome = outcome or delivery.outcome
-    if outcome not in DELIVERY_OUTCOMES:
-        raise ValueError(f"not a delivery outcome: {outcome!r}")
-    text = delivery.answer if answer is None else answer
-    if isinstance(text, dict):
-        text = json.dumps(text, separators=(",", ":"))
-    row = (
-        delivery.received_at,
-        delivery.route,
-        delivery.client_id,
-        delivery.status_code,
-        outcome,
-        delivery.error,
-        delivery.event_type,
-        delivery.message_id if message_id is None else message_id,
-        delivery.dedupe_key,
-        duration,
-        delivery.body_bytes,
-        delivery.body_sha256,
-        delivery.body,
-        text,
-        delivery.replay_of,
-    )
+    row = delivery.row(outcome=outcome, message_id=message_id, answer=answer)
     deferred = getattr(db, "deferred_rows", None) if defer else None
     if deferred is not None:
         deferred.setdefault(_INSERT_HEAD, []).append(row)
