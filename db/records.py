@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, fields
 from typing import Any
 
-from db.vocab import BLACKLISTED, DELIVERY_OUTCOMES
+from db.vocab import BLACKLISTED, DELIVERY_OUTCOMES, is_sms_opt_out
 
 _NON_DIGITS = re.compile(r"\D+")
 
@@ -93,6 +93,11 @@ class NewMessage:
     # LEAD_INTERESTED: "Interested"), applied in the delivery's transaction, also when the
     # message is already stored, under the lead state rules (an opt-out is final).
     sentiment_hint: str | None = None
+
+    @property
+    def opts_out(self) -> bool:
+        """An inbound SMS that says STOP (or the like): the lead opts out with it."""
+        return self.channel == "sms" and self.direction == "inbound" and is_sms_opt_out(self.body)
 
 
 @dataclass(frozen=True)
@@ -214,3 +219,23 @@ class JobResult:
     error: str | None = None
     run_at: str | None = None
     snooze: bool = False
+
+
+# The workspace ids a client may hold (each UNIQUE across clients).
+WORKSPACE_COLUMNS = ("ghl_location_id", "unipile_account_id", "email_workspace_id")
+
+
+def client_changes(changes: dict) -> dict[str, str | None]:
+    """``changes`` to a client (``name`` and workspace ids) checked and trimmed, a blank id
+    as None (cleared); ValueError for another field or a blank name."""
+    unknown = set(changes) - {"name", *WORKSPACE_COLUMNS}
+    if unknown:
+        raise ValueError(f"not client fields: {sorted(unknown)}")
+    if "name" in changes and not (changes["name"] or "").strip():
+        raise ValueError("a client's name cannot be blank")
+    return {c: ((v or "").strip() or None) for c, v in changes.items()}
+
+
+def rollup_column(direction: str) -> str:
+    """The lead's roll-up timestamp a message of ``direction`` moves."""
+    return "last_inbound_at" if direction == "inbound" else "last_outbound_at"

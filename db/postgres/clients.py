@@ -16,10 +16,9 @@ from psycopg import errors as pg_errors
 
 from db.errors import DuplicateWorkspace, TokenRevoked
 from db.postgres._sql import one, rows
-from db.records import Client
+from db.records import WORKSPACE_COLUMNS, Client, client_changes
 from db.tokens import hash_token, new_token
 
-WORKSPACE_COLUMNS = ("ghl_location_id", "unipile_account_id", "email_workspace_id")
 _COLUMNS = (
     "id, name, ghl_location_id, unipile_account_id, email_workspace_id, token_prefix, "
     "created_at, disabled_at"
@@ -136,12 +135,7 @@ def token_is_valid(row: dict | None, token_hash: str) -> None:
 def update_client(
     conn: psycopg.Connection, client_id: int, now: str, changes: dict
 ) -> Client | None:
-    unknown = set(changes) - {"name", *WORKSPACE_COLUMNS}
-    if unknown:
-        raise ValueError(f"not client fields: {sorted(unknown)}")
-    if "name" in changes and not (changes["name"] or "").strip():
-        raise ValueError("a client's name cannot be blank")
-    values = {c: ((v or "").strip() or None) for c, v in changes.items()}
+    values = client_changes(changes)
     sets = "".join(f"{column} = %({column})s, " for column in values)
     try:
         row = one(

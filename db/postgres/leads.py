@@ -14,7 +14,7 @@ from dataclasses import fields
 import psycopg
 
 from db.postgres._sql import lock_keys, one, rows
-from db.records import LeadFields, phone_digits
+from db.records import LeadFields, phone_digits, rollup_column
 from db.vocab import BLACKLIST_TAG, BLACKLISTED, DEFAULT_LEAD_STATUS, OPTED_OUT_SCORES
 
 OPTED_OUT = "(opted_out_at IS NOT NULL OR status = 'blacklisted')"
@@ -58,7 +58,7 @@ def _insert(
     rollups = {"last_inbound_at": None, "last_outbound_at": None, "last_message_at": None}
     if touch is not None:
         direction, at = touch
-        rollups[_rollup_column(direction)] = rollups["last_message_at"] = at
+        rollups[rollup_column(direction)] = rollups["last_message_at"] = at
     row = one(
         conn,
         """INSERT INTO leads (client_id, ghl_contact_id, email, phone, phone_digits, linkedin_id,
@@ -91,10 +91,6 @@ def _best_match(conn: psycopg.Connection, client_id: int, values: dict) -> int |
     return found["id"] if found else None
 
 
-def _rollup_column(direction: str) -> str:
-    return "last_inbound_at" if direction == "inbound" else "last_outbound_at"
-
-
 def _update_found(
     conn: psycopg.Connection, lead_id: int, values: dict, now: str, touch: tuple | None
 ) -> None:
@@ -108,7 +104,7 @@ def _update_found(
         where = f"id = %(id)s AND ({blanks})"
     else:
         direction, params["at"] = touch
-        column = _rollup_column(direction)
+        column = rollup_column(direction)
         sets.append(f"{column} = GREATEST({column}, %(at)s::timestamptz)")
         sets.append("last_message_at = GREATEST(last_message_at, %(at)s::timestamptz)")
         where = "id = %(id)s"
@@ -121,7 +117,7 @@ def _update_found(
 def bump_rollups(
     conn: psycopg.Connection, lead_id: int, *, direction: str, at: str, now: str
 ) -> None:
-    column = _rollup_column(direction)
+    column = rollup_column(direction)
     conn.execute(
         f"""UPDATE leads SET {column} = GREATEST({column}, %(at)s::timestamptz),
                              last_message_at = GREATEST(last_message_at, %(at)s::timestamptz),

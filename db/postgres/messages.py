@@ -27,7 +27,6 @@ from db.vocab import (
     DEFAULT_LEAD_STATUS,
     STATUS_BY_TAG,
     STORED,
-    is_sms_opt_out,
 )
 
 
@@ -140,7 +139,7 @@ def ingest_message(
             conn.execute("ROLLBACK TO SAVEPOINT ingest_message")
             existing = _by_key(conn, message.client_id, message.dedupe_column, key)
             assert existing is not None
-        elif _opts_out(message):
+        elif message.opts_out:
             opt_out(conn, lead_id, now)
     deduped = existing is not None
     if existing is not None:
@@ -160,12 +159,6 @@ def ingest_message(
             now=now,
         )
     return IngestResult(message_id, lead_id, deduped, job_id, enqueued)
-
-
-def _opts_out(message: NewMessage) -> bool:
-    return (
-        message.channel == "sms" and message.direction == "inbound" and is_sms_opt_out(message.body)
-    )
 
 
 def _existing_for(conn: psycopg.Connection, message: NewMessage) -> tuple[dict | None, str]:

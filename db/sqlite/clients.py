@@ -14,11 +14,10 @@ import sqlite3
 from sqlite_utils import Database
 
 from db.errors import DuplicateWorkspace, TokenRevoked
-from db.records import Client
+from db.records import WORKSPACE_COLUMNS, Client, client_changes
 from db.sqlite._connection import one, rows
 from db.tokens import hash_token, new_token
 
-WORKSPACE_COLUMNS = ("ghl_location_id", "unipile_account_id", "email_workspace_id")
 _COLUMNS = (
     "id, name, ghl_location_id, unipile_account_id, email_workspace_id, token_prefix, "
     "created_at, disabled_at"
@@ -120,12 +119,7 @@ def check_caller(db: Database, client_id: int, token_hash: str | None) -> None:
 def update_client(db: Database, client_id: int, now: str, changes: dict) -> Client | None:
     """Set the client's ``name`` and workspace ids given in ``changes`` (a blank id clears
     it); None if there is no such client. :class:`DuplicateWorkspace` when an id is taken."""
-    unknown = set(changes) - {"name", *WORKSPACE_COLUMNS}
-    if unknown:
-        raise ValueError(f"not client fields: {sorted(unknown)}")
-    if "name" in changes and not (changes["name"] or "").strip():
-        raise ValueError("a client's name cannot be blank")
-    values = {c: ((v or "").strip() or None) for c, v in changes.items()}
+    values = client_changes(changes)
     sets = "".join(f"{column} = :{column}, " for column in values)
     try:
         row = one(

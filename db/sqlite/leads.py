@@ -14,7 +14,7 @@ from dataclasses import fields
 
 from sqlite_utils import Database
 
-from db.records import LeadFields, phone_digits
+from db.records import LeadFields, phone_digits, rollup_column
 from db.sqlite._connection import one, rows
 from db.vocab import BLACKLIST_TAG, BLACKLISTED, DEFAULT_LEAD_STATUS, OPTED_OUT_SCORES
 
@@ -51,7 +51,7 @@ def find_or_create_lead(
     rollups = {"last_inbound_at": None, "last_outbound_at": None, "last_message_at": None}
     if touch is not None:
         direction, at = touch
-        rollups[_rollup_column(direction)] = rollups["last_message_at"] = at
+        rollups[rollup_column(direction)] = rollups["last_message_at"] = at
     row = one(
         db,
         """INSERT INTO leads (client_id, ghl_contact_id, email, phone, phone_digits, linkedin_id,
@@ -86,10 +86,6 @@ def _best_match(db: Database, client_id: int, values: dict) -> int | None:
     return found["id"] if found else None
 
 
-def _rollup_column(direction: str) -> str:
-    return "last_inbound_at" if direction == "inbound" else "last_outbound_at"
-
-
 def _update_found(
     db: Database, lead_id: int, values: dict, now: str, touch: tuple[str, str] | None
 ) -> None:
@@ -104,7 +100,7 @@ def _update_found(
         where = f"id = :id AND ({blanks})"  # write nothing when nothing is blank
     else:
         direction, params["at"] = touch
-        column = _rollup_column(direction)
+        column = rollup_column(direction)
         sets.append(f"{column} = MAX(COALESCE({column}, ''), :at)")
         sets.append("last_message_at = MAX(COALESCE(last_message_at, ''), :at)")
         where = "id = :id"
@@ -116,7 +112,7 @@ def _update_found(
 
 def bump_rollups(db: Database, lead_id: int, *, direction: str, at: str, now: str) -> None:
     """Advance ``last_<direction>_at`` and ``last_message_at`` (never backwards)."""
-    column = _rollup_column(direction)
+    column = rollup_column(direction)
     db.execute(
         f"""UPDATE leads SET {column} = MAX(COALESCE({column}, ''), :at),
                              last_message_at = MAX(COALESCE(last_message_at, ''), :at),

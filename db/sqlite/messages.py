@@ -27,7 +27,6 @@ from db.vocab import (
     DEFAULT_LEAD_STATUS,
     STATUS_BY_TAG,
     STORED,
-    is_sms_opt_out,
 )
 
 
@@ -110,7 +109,7 @@ def ingest_message(db: Database, message: NewMessage, lead: LeadFields) -> Inges
         if message_id is None:  # inserted by someone else first: a duplicate after all
             db.execute("ROLLBACK TO ingest_message")
             existing = _by_key(db, message.client_id, message.dedupe_column, key)
-        elif _opts_out(message):
+        elif message.opts_out:
             opt_out(db, lead_id, now)
         if not rerun:
             db.execute("RELEASE ingest_message")
@@ -132,12 +131,6 @@ def ingest_message(db: Database, message: NewMessage, lead: LeadFields) -> Inges
             now=now,
         )
     return IngestResult(message_id, lead_id, deduped, job_id, enqueued)
-
-
-def _opts_out(message: NewMessage) -> bool:
-    return (
-        message.channel == "sms" and message.direction == "inbound" and is_sms_opt_out(message.body)
-    )
 
 
 def _existing_for(db: Database, message: NewMessage) -> tuple[dict | None, str]:
