@@ -23,25 +23,13 @@ from litestar.response import Template
 
 import db
 from console._pages import SECURITY_HEADERS, now_of, page
-from db.vocab import SPEND_DIMENSIONS
+from db.vocab import SPEND_DIMENSIONS, SPEND_SUMS
 
 WINDOWS = {"today": 1, "7d": 7, "30d": 30}
 MAX_DAYS, MAX_HOURLY_DAYS, MAX_SERIES = 366, 31, 8
 BY_LABELS = {"source": "job type (source)", "feature": "feature", "model": "model",
              "client": "client"}  # fmt: skip
-CSV_COLUMNS = (
-    "calls",
-    "errors",
-    "input_tokens",
-    "cached_input_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "total_tokens",
-    "cost_usd",
-    "unpriced_calls",
-    "latency_p50_ms",
-    "latency_p95_ms",
-)
+CSV_COLUMNS = (*SPEND_SUMS, "latency_p50_ms", "latency_p95_ms")
 
 
 def _day(value: str | None, name: str) -> date:

@@ -20,6 +20,7 @@ from collections import defaultdict
 from typing import Any
 
 UNATTRIBUTED = "unattributed"
+NO_CLIENT = "no client"  # the spend group of calls without a client
 SUMMED = (
     "calls",
     "errors",

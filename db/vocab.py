@@ -130,6 +130,19 @@ DRAFT_STATUSES = ("pending", "approved", "rejected")
 REPORT_DIMENSIONS = {"source": "source", "feature": "feature_id", "model": "model"}
 # What the console's spend page groups by (``ai_latency_daily.dimension``).
 SPEND_DIMENSIONS = ("source", "feature", "model", "client")
+# What the spend page sums per group (``ai_usage_hourly``'s counters; ``cost_usd`` of priced
+# calls only).
+SPEND_SUMS = (
+    "calls",
+    "errors",
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost_usd",
+    "unpriced_calls",
+)
 
 # -- the delivery ledger -------------------------------------------------------------------------
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import psycopg
 
-from db._report import UNATTRIBUTED, nearest_rank
+from db._report import NO_CLIENT, UNATTRIBUTED, nearest_rank
 from db.postgres._sql import rows
 from db.time import normalize_time
+from db.vocab import SPEND_SUMS
 
 SPEND_DIMENSIONS = {
     "source": "source",
@@ -18,18 +19,6 @@ SPEND_DIMENSIONS = {
     "model": "model",
     "client": "client_id",
 }
-SUMMED = (
-    "calls",
-    "errors",
-    "input_tokens",
-    "cached_input_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "total_tokens",
-    "cost_usd",
-    "unpriced_calls",
-)
-NO_CLIENT = "no client"
 _DAY = "(%({name})s::timestamptz AT TIME ZONE 'UTC')::date"
 
 
@@ -67,7 +56,7 @@ def _middle(lower: int, upper: int | None) -> int:
 
 def ai_spend(conn: psycopg.Connection, by: str, since: str, until: str) -> dict[str, Any]:
     column, window = _column(by), _window(since, until)
-    sums = ", ".join(f"SUM({c}) AS {c}" for c in SUMMED)
+    sums = ", ".join(f"SUM({c}) AS {c}" for c in SPEND_SUMS)
     found = rows(
         conn,
         f"""SELECT {column} AS grp, {sums} FROM ai_usage_hourly
@@ -88,7 +77,7 @@ def ai_spend(conn: psycopg.Connection, by: str, since: str, until: str) -> dict[
         middle = _middle(row["lower_ms"], row["upper_ms"])
         histogram[middle] = histogram.get(middle, 0) + row["calls"]
     labels = _labels(conn, by, {r["grp"] for r in found})
-    total: dict[str, Any] = {"group": "total", "label": "total", **dict.fromkeys(SUMMED, 0)}
+    total: dict[str, Any] = {"group": "total", "label": "total", **dict.fromkeys(SPEND_SUMS, 0)}
     all_latencies: dict[int, int] = {}
     groups = []
     for row in found:
@@ -96,7 +85,7 @@ def ai_spend(conn: psycopg.Connection, by: str, since: str, until: str) -> dict[
         histogram = histograms.get(str(key), {})
         for value, count in histogram.items():
             all_latencies[value] = all_latencies.get(value, 0) + count
-        for name in SUMMED:
+        for name in SPEND_SUMS:
             total[name] += row[name]
         groups.append({"group": key, "label": labels[key], **row, **_percentiles(histogram)})
     total.update(_percentiles(all_latencies))

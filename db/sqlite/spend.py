@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from db._report import UNATTRIBUTED, nearest_rank
+from db._report import NO_CLIENT, UNATTRIBUTED, nearest_rank
 from db.sqlite._connection import rows
 from db.time import normalize_time
+from db.vocab import SPEND_SUMS
 
 # The console's dimensions → (the roll-up column, the ``ai_latency_daily.dimension``).
 SPEND_DIMENSIONS = {
@@ -27,18 +28,6 @@ SPEND_DIMENSIONS = {
     "model": "model",
     "client": "client_id",
 }
-SUMMED = (
-    "calls",
-    "errors",
-    "input_tokens",
-    "cached_input_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "total_tokens",
-    "cost_usd",
-    "unpriced_calls",
-)
-NO_CLIENT = "no client"
 
 
 def _window(since: str, until: str) -> dict[str, str]:
@@ -77,9 +66,9 @@ def _middle(lower: int, upper: int | None) -> int:
 
 def ai_spend(database: Database, by: str, since: str, until: str) -> dict[str, Any]:
     """Groups (ordered by cost, then calls, descending) and the total, each with the sums
-    of :data:`SUMMED` and ``latency_p50_ms``/``latency_p95_ms``."""
+    of :data:`db.vocab.SPEND_SUMS` and ``latency_p50_ms``/``latency_p95_ms``."""
     column, window = _column(by), _window(since, until)
-    sums = ", ".join(f"SUM({c}) AS {c}" for c in SUMMED)
+    sums = ", ".join(f"SUM({c}) AS {c}" for c in SPEND_SUMS)
     found = rows(
         database,
         f"""SELECT {column} AS grp, {sums} FROM ai_usage_hourly
@@ -100,7 +89,7 @@ def ai_spend(database: Database, by: str, since: str, until: str) -> dict[str, A
         middle = _middle(row["lower_ms"], row["upper_ms"])
         histogram[middle] = histogram.get(middle, 0) + row["calls"]
     labels = _labels(database, by, {r["grp"] for r in found})
-    total: dict[str, Any] = {"group": "total", "label": "total", **dict.fromkeys(SUMMED, 0)}
+    total: dict[str, Any] = {"group": "total", "label": "total", **dict.fromkeys(SPEND_SUMS, 0)}
     all_latencies: dict[int, int] = {}
     groups = []
     for row in found:
@@ -108,7 +97,7 @@ def ai_spend(database: Database, by: str, since: str, until: str) -> dict[str, A
         histogram = histograms.get(str(key), {})
         for value, count in histogram.items():
             all_latencies[value] = all_latencies.get(value, 0) + count
-        for name in SUMMED:
+        for name in SPEND_SUMS:
             total[name] += row[name]
         groups.append({"group": key, "label": labels[key], **row, **_percentiles(histogram)})
     total.update(_percentiles(all_latencies))
