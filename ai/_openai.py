@@ -148,6 +148,21 @@ def _detail(exc: Any) -> str:
     return str(exc.message)
 
 
+def _connection_failure(exc: BaseException) -> BaseException | None:
+    """The aiohttp error under an SDK timeout that was no timeout: the SDK's aiohttp transport
+    maps every connection failure (refused, reset, closed by the server) to a connect timeout."""
+    import aiohttp
+
+    cause = exc.__cause__ or exc.__context__
+    for _ in range(8):  # a chain is short; a cycle must not hang the caller
+        if cause is None:
+            return None
+        if isinstance(cause, aiohttp.ClientConnectionError):
+            return None if isinstance(cause, TimeoutError) else cause
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 @contextmanager
 def sdk_errors(endpoint: str | None = None) -> Iterator[None]:
     """Turn the ``openai`` exceptions raised inside into :mod:`ai.errors` (see the module doc),
@@ -156,6 +171,10 @@ def sdk_errors(endpoint: str | None = None) -> Iterator[None]:
     try:
         yield
     except openai.APITimeoutError as exc:
+        if (failure := _connection_failure(exc)) is not None:
+            raise AIRetryableError(
+                f"connection error: {failure}", endpoint=endpoint, kind="connection error"
+            ) from exc
         raise AIRetryableError(f"timeout: {exc}", endpoint=endpoint, kind="timeout") from exc
     except openai.APIConnectionError as exc:
         raise AIRetryableError(
@@ -196,8 +215,15 @@ class OpenAIProvider:
         limiter: RateLimiter | None = None,
     ) -> None:
         self.model = model
-        self._client = _sdk().AsyncOpenAI(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
+        openai = _sdk()
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,
+            timeout=timeout,
+            # aiohttp under the SDK's client: half the CPU a call of the default pool, which
+            # checks every kept connection on each request (bench/ai_drain.py, docs/ai.md).
+            http_client=openai.DefaultAioHttpClient(timeout=timeout),
         )
         self.base_url = public_url(str(self._client.base_url))
         self.endpoint = f"POST {self.base_url.rstrip('/')}/chat/completions"

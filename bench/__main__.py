@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from bench import _wrk, ai_drain, growth, ingest, jobs, postgres, telemetry
+from bench import _wrk, ai_client, ai_drain, growth, ingest, jobs, postgres, telemetry
 
 
 def main() -> None:
-    for module in (ingest, jobs, telemetry, ai_drain, growth, postgres):
+    for module in (ingest, jobs, telemetry, ai_client, ai_drain, growth, postgres):
         print(f"\n== {module.__name__}", flush=True)
         if module in (ingest, growth, postgres) and not _wrk.have_wrk():
             print("skipped: wrk is not installed (apt-get install wrk)")

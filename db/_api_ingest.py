@@ -102,6 +102,16 @@ class IngestOperations:
     async def get_draft(self, message_id: int, channel: str) -> Row | None:
         return await self.read_op("get_draft", message_id, channel)
 
+    async def inbound_context(self, message_id: int, transcript_limit: int = 20) -> Row:
+        """An inbound job's reads in one: ``{"message", "lead", "sentiment", "draft",
+        "transcript"}`` as :meth:`get_message`, :meth:`get_lead`, :meth:`get_sentiment`,
+        :meth:`get_draft` (the message's channel) and :meth:`recent_transcript` give them."""
+        return await self.read_op("inbound_context", message_id, transcript_limit)
+
+    async def scoring_context(self, lead_id: int, transcript_limit: int = 20) -> Row:
+        """A scoring job's reads in one: ``{"lead", "transcript"}``."""
+        return await self.read_op("scoring_context", lead_id, transcript_limit)
+
     async def insert_draft(
         self, client_id: int, lead_id: int, message_id: int, channel: str, body: str, *, now: str
     ) -> tuple[int, bool]:

@@ -15,7 +15,13 @@ import time
 from dataclasses import dataclass, fields
 from typing import Any
 
-from db.vocab import BLACKLISTED, DELIVERY_OUTCOMES, is_sms_opt_out
+from db.vocab import (
+    BLACKLISTED,
+    DELIVERY_OUTCOMES,
+    FINISH_WRITES,
+    SUCCEEDED,
+    is_sms_opt_out,
+)
 
 _NON_DIGITS = re.compile(r"\D+")
 
@@ -212,13 +218,24 @@ class JobResult:
 
     ``status`` is the job's next status: ``SUCCEEDED``, ``FAILED``, or ``PENDING`` again at
     ``run_at``. ``snooze`` marks a ``PENDING`` that is not a failure (a rate limit, a
-    shutdown): it adds one to ``snoozes``.
+    shutdown): it adds one to ``snoozes``. ``writes``: the handler's last writes, ``(name,
+    args)`` of the store's write operations in :data:`db.vocab.FINISH_WRITES`, run in the
+    same transaction before the job's row, also when the claim was lost (each is idempotent:
+    they are the handler's results, and a re-run would only write them again).
     """
 
     status: str
     error: str | None = None
     run_at: str | None = None
     snooze: bool = False
+    writes: tuple[tuple[str, tuple], ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [name for name, _ in self.writes if name not in FINISH_WRITES]
+        if unknown:
+            raise ValueError(f"a job's finish cannot run {unknown}: only {sorted(FINISH_WRITES)}")
+        if self.writes and self.status != SUCCEEDED:
+            raise ValueError(f"a job ending {self.status} has no writes to finish with")
 
 
 # The workspace ids a client may hold (each UNIQUE across clients).
@@ -239,3 +256,41 @@ def client_changes(changes: dict) -> dict[str, str | None]:
 def rollup_column(direction: str) -> str:
     """The lead's roll-up timestamp a message of ``direction`` moves."""
     return "last_inbound_at" if direction == "inbound" else "last_outbound_at"
+
+
+# ``ai_interactions``' columns as a recorded call fills them (``id`` aside), and the references
+# that are stored as NULL when the row they name is gone (deleted while the call was in flight).
+INTERACTION_COLUMNS = (
+    "source",
+    "client_id",
+    "lead_id",
+    "message_id",
+    "background_job_id",
+    "job_attempt",
+    "feature_id",
+    "prompt_key",
+    "provider",
+    "api_type",
+    "model",
+    "response_model",
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "latency_ms",
+    "status",
+    "error_message",
+    "cost_usd",
+    "price_input_per_mtok",
+    "price_cached_input_per_mtok",
+    "price_output_per_mtok",
+    "price_source",
+    "created_at",
+)
+INTERACTION_REFERENCES = {
+    "client_id": "clients",
+    "lead_id": "leads",
+    "message_id": "messages",
+    "background_job_id": "background_jobs",
+}

@@ -43,11 +43,10 @@ OFFLINE_ANSWERS: Mapping[str, Answer] = MappingProxyType(
 
 
 async def _sentiment(
-    ai_client: AIClient, store: db.Store, message: dict, ids: dict
+    ai_client: AIClient, message: dict, kept: dict | None, ids: dict
 ) -> tuple[str, str, bool]:
     """``(tag, classified_by, reused)``: the message's kept classification (an earlier
     attempt's), else by a fast-path rule, else by the model."""
-    kept = await store.get_sentiment(message["id"])
     if kept is not None:
         return kept["sentiment_tag"], kept["classified_by"], True
     tag, by = await _classify(ai_client, message, ids)
@@ -66,12 +65,18 @@ async def _classify(ai_client: AIClient, message: dict, ids: dict) -> tuple[str,
 
 
 async def post_process_inbound(
-    ai_client: AIClient, store: db.Store, message: dict, lead: dict
+    ai_client: AIClient,
+    store: db.Store,
+    message: dict,
+    lead: dict,
+    context: dict | None = None,
 ) -> dict:
     """Sentiment, lead status and (for Follow Up and the positive tags) a reply draft.
 
     ``message`` and ``lead`` are their table rows (``Store.get_message``,
-    ``Store.get_lead``). Returns ``{"message_id", "lead_id", "sentiment_tag", "status",
+    ``Store.get_lead``); ``context``: the message's ``Store.inbound_context`` (read here when
+    not given; the job handler has it already) for its kept classification, its draft and the
+    transcript. Returns ``{"message_id", "lead_id", "sentiment_tag", "status",
     "classified_by": "rule"|"ai"|None, "sentiment_reused", "lead_updated", "draft_id",
     "draft_created", "skipped"}``; ``sentiment_tag`` and ``status`` are this message's;
     ``sentiment_reused``: the classification was an earlier attempt's (no call made).
@@ -103,8 +108,10 @@ async def post_process_inbound(
         result["skipped"] = "lead is blacklisted"
         return result
     ids = {"client_id": client_id, "lead_id": lead_id, "message_id": message_id}
+    if context is None:
+        context = await store.inbound_context(message_id, drafts.TRANSCRIPT_FOR_DRAFT)
 
-    tag, classified_by, reused = await _sentiment(ai_client, store, message, ids)
+    tag, classified_by, reused = await _sentiment(ai_client, message, context["sentiment"], ids)
     result.update(classified_by=classified_by, sentiment_reused=reused)
     status = sentiment.status_for(tag)
     updated = await store.record_sentiment(
@@ -121,13 +128,12 @@ async def post_process_inbound(
     channel = message["channel"]
     if not drafts.wants_draft(tag, channel):
         return result
-    existing = await store.get_draft(message_id, channel)
+    existing = context["draft"]
     if existing is not None:
         result["draft_id"] = existing["id"]
         return result
-    transcript = await store.recent_transcript(lead_id, drafts.TRANSCRIPT_FOR_DRAFT)
     answer = await ai_client.complete_json(
-        drafts.draft_prompt(message, lead, tag, transcript),
+        drafts.draft_prompt(message, lead, tag, context["transcript"]),
         validate=drafts.draft_validator(channel),
         **ids,
     )
@@ -138,8 +144,11 @@ async def post_process_inbound(
     return result
 
 
-async def score_lead(ai_client: AIClient, store: db.Store, lead: dict) -> dict:
-    """Score the lead (its ``leads`` row) from its last 20 messages; store and return the scores.
+async def score_lead(
+    ai_client: AIClient, store: db.Store, lead: dict, transcript: list[dict] | None = None
+) -> dict:
+    """Score the lead (its ``leads`` row) from its last 20 messages (``transcript``, read here
+    when not given: ``Store.scoring_context`` has it); store and return the scores.
 
     A Blacklist lead (tagged Blacklist, or blacklisted by an unsubscribe or bounce) gets
     1/1/1 and "Disqualified: Blacklist" without an AI call. Returns ``{"lead_id",
@@ -151,7 +160,8 @@ async def score_lead(ai_client: AIClient, store: db.Store, lead: dict) -> dict:
     if reason is not None:
         scores = scoring.disqualified_scores(reason)
     else:
-        transcript = await store.recent_transcript(lead_id, scoring.TRANSCRIPT_FOR_SCORING)
+        if transcript is None:
+            transcript = await store.recent_transcript(lead_id, scoring.TRANSCRIPT_FOR_SCORING)
         answer = await ai_client.complete_json(
             scoring.scoring_prompt(lead, transcript),
             validate=scoring.validate_score,

@@ -6,6 +6,7 @@
   product's registry, the one :func:`scheduler_lifespan` (used by ``app.py``) hands to its
   runner; :class:`JobsPort` is what the HTTP side may do with the runner;
 - what a handler gets and returns: :class:`JobRunContext`, :class:`Skipped`,
+  :class:`FinishWith` (succeed, with writes in the job's finishing transaction),
   :class:`RetryJobAt` (run again later without failing);
 - :func:`register_maintenance`: add a daily maintenance task.
 
@@ -16,11 +17,19 @@ decision and the counts), ``_recovery`` (runner ids, liveness, leases), ``_regis
 
 from scheduler._lifespan import JobsPort, scheduler_lifespan
 from scheduler._maintenance import register_maintenance
-from scheduler._registry import JobRegistry, JobRunContext, RetryJobAt, Skipped, job_handler
+from scheduler._registry import (
+    FinishWith,
+    JobRegistry,
+    JobRunContext,
+    RetryJobAt,
+    Skipped,
+    job_handler,
+)
 from scheduler._retry import PassResult
 from scheduler._runner import Runner
 
 __all__ = [
+    "FinishWith",
     "JobRegistry",
     "JobRunContext",
     "JobsPort",

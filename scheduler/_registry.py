@@ -48,6 +48,16 @@ class Skipped:
     reason: str
 
 
+@dataclass(frozen=True)
+class FinishWith:
+    """A handler's result meaning "succeeded; write these with the job's SUCCEEDED": store
+    write operations ``(name, args)`` of :data:`db.vocab.FINISH_WRITES`, in the finish's
+    transaction (one commit fewer than writing them first). They must be idempotent: they
+    also run when the claim was lost, and a re-run of the job writes them again."""
+
+    writes: tuple[tuple[str, tuple], ...]
+
+
 @dataclass
 class JobRunContext:
     """What a job handler gets: the claimed job row and what it may use to do its work."""
@@ -65,8 +75,12 @@ class JobRunContext:
         """Succeed without work; the attempt's line (scheduler._attempt) gives ``reason``."""
         return Skipped(reason)
 
+    def finish_with(self, name: str, *args: object) -> FinishWith:
+        """Succeed, writing the store operation ``name(*args)`` in the job's finish."""
+        return FinishWith(((name, args),))
 
-JobHandler = Callable[[JobRunContext], Awaitable[Skipped | None]]
+
+JobHandler = Callable[[JobRunContext], Awaitable[Skipped | FinishWith | None]]
 
 
 class JobRegistry:

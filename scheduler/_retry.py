@@ -6,7 +6,8 @@ is written, and the log line that says why (one line; the traceback goes to DEBU
 no clock and writes nothing; ``now`` and ``rng`` (uniform in [0, 1), called only when a failure
 is retried) are given.
 
-- returned (``None`` or :class:`Skipped`) → SUCCEEDED; counted ``succeeded`` (``skipped``,
+- returned (``None``, :class:`Skipped` or :class:`FinishWith`) → SUCCEEDED (with the
+  writes of a ``FinishWith`` in the same transaction); counted ``succeeded`` (``skipped``,
   whose line says why);
 - :class:`RetryJobAt`, or :class:`ai.AIRateLimited` (429) → PENDING at that time (never
   before ``now``; a 429's ``Retry-After``, at least a second, or
@@ -49,7 +50,7 @@ import db
 from ai import AIError, AIRateLimited, AIRequestError, AIResponseError
 from db import JobResult
 from db.vocab import FAILED, PENDING, SUCCEEDED
-from scheduler._registry import RetryJobAt, Skipped
+from scheduler._registry import FinishWith, RetryJobAt, Skipped
 
 log = logging.getLogger("leadhook.jobs")
 
@@ -165,6 +166,8 @@ def decide(job: dict, exc_or_result: object, now: datetime, rng: Callable[[], fl
         message = "job %s %s attempt %s skipped, nothing to do: %s"
         note = Note(logging.INFO, message, (job["id"], job["type"], job["attempts"], ended.reason))
         return Decision(JobResult(SUCCEEDED), Outcome.SKIPPED, note)
+    if isinstance(ended, FinishWith):
+        return Decision(JobResult(SUCCEEDED, writes=ended.writes), Outcome.SUCCEEDED)
     return Decision(JobResult(SUCCEEDED), Outcome.SUCCEEDED)
 
 

@@ -1,10 +1,13 @@
 """The handlers of the job types in DESIGN.md.
 
-Inbound post-processing (SMS, email, LinkedIn, SmartLead, Instantly): load the message and its
-lead, skip (succeed without work) when the message vanished or is outbound, run the AI steps
-(:func:`postprocess.post_process_inbound`), bump the lead's roll-ups (idempotent: they only
+Inbound post-processing (SMS, email, LinkedIn, SmartLead, Instantly): load the message, its
+lead and what an earlier attempt kept, in one read (``Store.inbound_context``); skip (succeed
+without work) when the message vanished or is outbound; run the AI steps
+(:func:`postprocess.post_process_inbound`); then, in the transaction that marks the job
+SUCCEEDED (:class:`~scheduler.FinishWith`), bump the lead's roll-ups (idempotent: they only
 move forward) and enqueue ``LEAD_SCORING_POST_PROCESS`` for the message. Lead scoring loads the
-lead and scores it (:func:`postprocess.score_lead`, which reads its latest messages).
+lead and its latest messages in one read (``Store.scoring_context``) and scores it
+(:func:`postprocess.score_lead`).
 
 Both run with the job's telemetry source and context already set, so every AI call is
 recorded as ``background_job:<TYPE>`` with this job's id and attempt. What they found
@@ -19,7 +22,8 @@ from typing import Any
 
 import postprocess
 from db.vocab import INBOUND_JOB_TYPES, LEAD_SCORING_POST_PROCESS
-from scheduler._registry import JobRunContext, Skipped, job_handler
+from postprocess import drafts, scoring
+from scheduler._registry import FinishWith, JobRunContext, Skipped, job_handler
 
 log = logging.getLogger("leadhook.jobs")
 
@@ -31,22 +35,25 @@ def _ai_client(ctx: JobRunContext) -> Any:
 
 
 @job_handler(*INBOUND_JOB_TYPES)
-async def inbound_post_process(ctx: JobRunContext) -> Skipped | None:
+async def inbound_post_process(ctx: JobRunContext) -> Skipped | FinishWith:
     job = ctx.job
     if job["message_id"] is None:
         return ctx.skip("the job names no message")
-    message = await ctx.store.get_message(job["message_id"])
+    context = await ctx.store.inbound_context(job["message_id"], drafts.TRANSCRIPT_FOR_DRAFT)
+    message = context["message"]
     if message is None:
         return ctx.skip(f"message {job['message_id']} no longer exists")
     if message["client_id"] != job["client_id"]:
         return ctx.skip(f"message {message['id']} belongs to another client")
     if message["direction"] != "inbound":
         return ctx.skip(f"message {message['id']} is {message['direction']}")
-    lead = await ctx.store.get_lead(message["lead_id"])
+    lead = context["lead"]
     if lead is None:
         return ctx.skip(f"lead {message['lead_id']} no longer exists")
 
-    result = await postprocess.post_process_inbound(_ai_client(ctx), ctx.store, message, lead)
+    result = await postprocess.post_process_inbound(
+        _ai_client(ctx), ctx.store, message, lead, context
+    )
     log.debug(
         "job %s: message %s sentiment %s (%s), lead status %s, draft %s",
         job["id"],
@@ -57,17 +64,8 @@ async def inbound_post_process(ctx: JobRunContext) -> Skipped | None:
         result.get("draft_id") or "-",
     )
 
-    scoring_job, enqueued = await ctx.store.finish_inbound(message, now=ctx.now_iso())
-    log.debug(
-        "job %s %s: message %s lead %s done; scoring job %s%s",
-        job["id"],
-        job["type"],
-        message["id"],
-        lead["id"],
-        scoring_job,
-        " enqueued" if enqueued else " already there",
-    )
-    return None
+    # The roll-ups and the scoring job commit with the job's SUCCEEDED: a commit fewer.
+    return ctx.finish_with("finish_inbound", message, ctx.now_iso())
 
 
 @job_handler(LEAD_SCORING_POST_PROCESS)
@@ -75,12 +73,13 @@ async def lead_scoring_post_process(ctx: JobRunContext) -> Skipped | None:
     job = ctx.job
     if job["lead_id"] is None:
         return ctx.skip("the job names no lead")
-    lead = await ctx.store.get_lead(job["lead_id"])
+    context = await ctx.store.scoring_context(job["lead_id"], scoring.TRANSCRIPT_FOR_SCORING)
+    lead = context["lead"]
     if lead is None:
         return ctx.skip(f"lead {job['lead_id']} no longer exists")
     if lead["client_id"] != job["client_id"]:
         return ctx.skip(f"lead {lead['id']} belongs to another client")
-    result = await postprocess.score_lead(_ai_client(ctx), ctx.store, lead)
+    result = await postprocess.score_lead(_ai_client(ctx), ctx.store, lead, context["transcript"])
     log.debug(
         "job %s: lead %s scored fit %s intent %s overall %s%s",
         job["id"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from datetime import UTC, datetime
@@ -250,6 +251,29 @@ async def test_connection_error_is_retryable(make_client, database):
         await client.complete_json(PROMPT)
     [row] = await rows_after(client, database)
     assert row["status"] == "error"
+
+
+async def test_a_connection_the_server_closes_is_a_connection_error(make_client, database):
+    # The SDK's aiohttp transport calls this a connect timeout; the log must not say timeout.
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        client = make_client(base_url=f"http://127.0.0.1:{port}/v1")
+        with (
+            ai.ai_telemetry_source(SOURCE),
+            pytest.raises(ai.AIRetryableError, match=r"^connection error: ") as raised,
+        ):
+            await client.complete_json(PROMPT)
+        assert raised.value.kind == "connection error"
+    finally:
+        server.close()
+        await server.wait_closed()
+    [row] = await rows_after(client, database)
+    assert row["status"] == "error" and "timeout" not in row["error_message"]
 
 
 # -- telemetry never fails the call ----------------------------------------------------------

@@ -10,47 +10,13 @@ import psycopg
 
 from db._report import ReportBuilder
 from db.postgres._sql import one, rows
+from db.records import INTERACTION_COLUMNS, INTERACTION_REFERENCES
 from db.time import normalize_time
 from db.vocab import REPORT_DIMENSIONS
 
-INTERACTION_COLUMNS = (
-    "source",
-    "client_id",
-    "lead_id",
-    "message_id",
-    "background_job_id",
-    "job_attempt",
-    "feature_id",
-    "prompt_key",
-    "provider",
-    "api_type",
-    "model",
-    "response_model",
-    "input_tokens",
-    "cached_input_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "total_tokens",
-    "latency_ms",
-    "status",
-    "error_message",
-    "cost_usd",
-    "price_input_per_mtok",
-    "price_cached_input_per_mtok",
-    "price_output_per_mtok",
-    "price_source",
-    "created_at",
-)
-_FOREIGN_KEYS = {
-    "client_id": "clients",
-    "lead_id": "leads",
-    "message_id": "messages",
-    "background_job_id": "background_jobs",
-}
-
 
 def _value(column: str) -> str:
-    table = _FOREIGN_KEYS.get(column)
+    table = INTERACTION_REFERENCES.get(column)
     if table is None:
         return f"%({column})s"
     return f"(SELECT id FROM {table} WHERE id = %({column})s::bigint)"

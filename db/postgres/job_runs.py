@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 
 from db.postgres._sql import notify_jobs, one, rows
+from db.postgres.jobs import finish_inbound
 from db.records import JobResult
 from db.vocab import FAILED, PENDING, SUCCEEDED
 
@@ -86,6 +87,16 @@ def _reschedule(
     )
 
 
+# The writes a handler may hand to its job's finish (``JobResult.writes``), by name.
+FINISH_WRITES = {"finish_inbound": finish_inbound}
+
+
+def _finish_writes(conn: psycopg.Connection, writes: tuple[tuple[str, tuple], ...]) -> None:
+    """The handler's last writes (``JobResult.writes``), in the finish's transaction."""
+    for name, args in writes:
+        FINISH_WRITES[name](conn, *args)
+
+
 def finish_job(
     conn: psycopg.Connection,
     job: dict,
@@ -94,6 +105,7 @@ def finish_job(
     now: str,
     claim_limit: int = 0,
 ) -> tuple[bool, list[dict]]:
+    _finish_writes(conn, result.writes)
     if result.status == SUCCEEDED:
         written = _end(
             conn,

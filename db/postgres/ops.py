@@ -7,6 +7,10 @@ every method of the interface has its operation here.
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
+from db import _compose
 from db.postgres.clients import (
     client_by_token_hash,
     client_by_workspace,
@@ -119,6 +123,7 @@ __all__ = [
     "get_message",
     "get_sentiment",
     "has_due",
+    "inbound_context",
     "ingest",
     "insert_draft",
     "job_detail",
@@ -150,9 +155,18 @@ __all__ = [
     "retry_job",
     "rotate_token",
     "running_lockers",
+    "scoring_context",
     "set_lead_score",
     "set_lead_sentiment",
     "unattributed_interactions",
     "unsubscribe",
     "update_client",
 ]
+
+
+def inbound_context(conn: Any, message_id: int, transcript_limit: int) -> dict:
+    return _compose.inbound_context(sys.modules[__name__], conn, message_id, transcript_limit)
+
+
+def scoring_context(conn: Any, lead_id: int, transcript_limit: int) -> dict:
+    return _compose.scoring_context(sys.modules[__name__], conn, lead_id, transcript_limit)

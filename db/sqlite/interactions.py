@@ -15,47 +15,23 @@ from typing import Any
 from sqlite_utils import Database
 
 from db._report import ReportBuilder
+from db.records import INTERACTION_COLUMNS, INTERACTION_REFERENCES
 from db.sqlite._connection import one, rows
 from db.time import normalize_time
 from db.vocab import REPORT_DIMENSIONS
 
-INTERACTION_COLUMNS = (
-    "source",
-    "client_id",
-    "lead_id",
-    "message_id",
-    "background_job_id",
-    "job_attempt",
-    "feature_id",
-    "prompt_key",
-    "provider",
-    "api_type",
-    "model",
-    "response_model",
-    "input_tokens",
-    "cached_input_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "total_tokens",
-    "latency_ms",
-    "status",
-    "error_message",
-    "cost_usd",
-    "price_input_per_mtok",
-    "price_cached_input_per_mtok",
-    "price_output_per_mtok",
-    "price_source",
-    "created_at",
-)
-_FOREIGN_KEYS = (
-    ("client_id", "clients"),
-    ("lead_id", "leads"),
-    ("message_id", "messages"),
-    ("background_job_id", "background_jobs"),
-)
+
+def _value(column: str) -> str:
+    table = INTERACTION_REFERENCES.get(column)
+    if table is None:
+        return f":{column}"
+    # NULL when the row is gone: one statement, no look-up of each reference first.
+    return f"(SELECT id FROM {table} WHERE id = :{column})"
+
+
 _INSERT_INTERACTION = (
     f"INSERT INTO ai_interactions ({', '.join(INTERACTION_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + c for c in INTERACTION_COLUMNS)}) RETURNING id"
+    f"VALUES ({', '.join(_value(c) for c in INTERACTION_COLUMNS)}) RETURNING id"
 )
 
 
@@ -69,11 +45,6 @@ def record_interaction(database: Database, row: dict[str, Any]) -> int:
     call was in flight) is stored as NULL rather than losing the row to a foreign-key error.
     """
     values = {column: row.get(column) for column in INTERACTION_COLUMNS}
-    for column, table in _FOREIGN_KEYS:
-        if values[column] is not None and not one(
-            database, f"SELECT 1 AS found FROM {table} WHERE id = ?", (values[column],)
-        ):
-            values[column] = None
     found = one(database, _INSERT_INTERACTION, values)
     assert found is not None
     return found["id"]

@@ -23,6 +23,7 @@ from sqlite_utils import Database
 
 from db.records import JobResult
 from db.sqlite._connection import one, rows
+from db.sqlite.jobs import finish_inbound
 from db.vocab import FAILED, PENDING, SUCCEEDED
 
 MAX_ERROR_CHARS = 10_000
@@ -120,10 +121,22 @@ def _reschedule(
     return found is not None
 
 
+# The writes a handler may hand to its job's finish (``JobResult.writes``), by name.
+FINISH_WRITES = {"finish_inbound": finish_inbound}
+
+
+def _finish_writes(db: Database, writes: tuple[tuple[str, tuple], ...]) -> None:
+    """The handler's last writes (``JobResult.writes``), in the finish's transaction."""
+    for name, args in writes:
+        FINISH_WRITES[name](db, *args)
+
+
 def finish_job(
     db: Database, job: dict, result: JobResult, runner_id: str, now: str, claim_limit: int = 0
 ) -> tuple[bool, list[dict]]:
-    """Write how this claim ended (fenced), then claim up to ``claim_limit`` successors."""
+    """Write the handler's last writes (``result.writes``) and how this claim ended (fenced),
+    then claim up to ``claim_limit`` successors."""
+    _finish_writes(db, result.writes)
     if result.status == SUCCEEDED:
         written = _mark_succeeded(db, job, runner_id, now)
     elif result.status == FAILED:
