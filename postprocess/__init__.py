@@ -6,13 +6,14 @@
   prompt, the validator, the offline templates;
 - :mod:`postprocess.scoring`: disqualification, the prompt, the validator, the offline
   heuristic;
-- :mod:`postprocess.pipeline`: :func:`post_process_inbound` and :func:`score_lead`, the store
-  and AI calls the job handlers make, and :data:`OFFLINE_ANSWERS`, the answers the offline
-  provider is built from (``ai.create_client(..., offline_answers=OFFLINE_ANSWERS)``).
+- :mod:`postprocess.pipeline`: :func:`post_process_inbound`, :func:`lead_scores` and
+  :func:`score_lead`, the store and AI calls the job handlers make, and
+  :data:`OFFLINE_ANSWERS`, the answers the offline provider is built from
+  (``ai.create_client(..., offline_answers=OFFLINE_ANSWERS)``).
 
 Imports ``ai`` and ``db`` only.
 """
 
-from postprocess.pipeline import OFFLINE_ANSWERS, post_process_inbound, score_lead
+from postprocess.pipeline import OFFLINE_ANSWERS, lead_scores, post_process_inbound, score_lead
 
-__all__ = ["OFFLINE_ANSWERS", "post_process_inbound", "score_lead"]
+__all__ = ["OFFLINE_ANSWERS", "lead_scores", "post_process_inbound", "score_lead"]

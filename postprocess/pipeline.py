@@ -144,31 +144,39 @@ async def post_process_inbound(
     return result
 
 
+async def lead_scores(ai_client: AIClient, lead: dict, transcript: list[dict]) -> dict:
+    """The lead's scores from its last messages (``transcript``, oldest first), written
+    nowhere: ``{"fit", "intent", "overall", "reasoning", "disqualified"}``.
+
+    A Blacklist lead (tagged Blacklist, or blacklisted by an unsubscribe or bounce) gets
+    1/1/1 and "Disqualified: Blacklist" without an AI call.
+    """
+    reason = scoring.disqualification(lead)
+    if reason is not None:
+        return {**scoring.disqualified_scores(reason), "disqualified": True}
+    answer = await ai_client.complete_json(
+        scoring.scoring_prompt(lead, transcript),
+        validate=scoring.validate_score,
+        client_id=lead["client_id"],
+        lead_id=lead["id"],
+    )
+    return {**answer.value, "disqualified": False}
+
+
 async def score_lead(
     ai_client: AIClient, store: db.Store, lead: dict, transcript: list[dict] | None = None
 ) -> dict:
-    """Score the lead (its ``leads`` row) from its last 20 messages (``transcript``, read here
-    when not given: ``Store.scoring_context`` has it); store and return the scores.
-
-    A Blacklist lead (tagged Blacklist, or blacklisted by an unsubscribe or bounce) gets
-    1/1/1 and "Disqualified: Blacklist" without an AI call. Returns ``{"lead_id",
+    """Score the lead (its ``leads`` row) from its last 20 messages (:func:`lead_scores`;
+    ``transcript`` is read here when not given); store and return the scores: ``{"lead_id",
     "fit_score", "intent_score", "overall_score", "score_reasoning", "scored_at",
-    "disqualified", "skipped"}`` (``skipped`` is always None: the caller has the row).
+    "disqualified", "skipped"}`` (``skipped`` is always None: the caller has the row). The
+    scoring job's handler stores them with its SUCCEEDED instead (``set_lead_score`` in
+    ``ctx.finish_with``).
     """
     lead_id = lead["id"]
-    reason = scoring.disqualification(lead)
-    if reason is not None:
-        scores = scoring.disqualified_scores(reason)
-    else:
-        if transcript is None:
-            transcript = await store.recent_transcript(lead_id, scoring.TRANSCRIPT_FOR_SCORING)
-        answer = await ai_client.complete_json(
-            scoring.scoring_prompt(lead, transcript),
-            validate=scoring.validate_score,
-            client_id=lead["client_id"],
-            lead_id=lead_id,
-        )
-        scores = answer.value
+    if transcript is None:
+        transcript = await store.recent_transcript(lead_id, scoring.TRANSCRIPT_FOR_SCORING)
+    scores = await lead_scores(ai_client, lead, transcript)
     now = ai_client.now()
     await store.set_lead_score(
         lead_id, scores["fit"], scores["intent"], scores["overall"], scores["reasoning"], now=now
@@ -180,6 +188,6 @@ async def score_lead(
         "overall_score": scores["overall"],
         "score_reasoning": scores["reasoning"],
         "scored_at": now,
-        "disqualified": reason is not None,
+        "disqualified": scores["disqualified"],
         "skipped": None,
     }

@@ -6,8 +6,8 @@ without work) when the message vanished or is outbound; run the AI steps
 (:func:`postprocess.post_process_inbound`); then, in the transaction that marks the job
 SUCCEEDED (:class:`~scheduler.FinishWith`), bump the lead's roll-ups (idempotent: they only
 move forward) and enqueue ``LEAD_SCORING_POST_PROCESS`` for the message. Lead scoring loads the
-lead and its latest messages in one read (``Store.scoring_context``) and scores it
-(:func:`postprocess.score_lead`).
+lead and its latest messages in one read (``Store.scoring_context``), scores it
+(:func:`postprocess.lead_scores`) and stores the scores with its SUCCEEDED.
 
 Both run with the job's telemetry source and context already set, so every AI call is
 recorded as ``background_job:<TYPE>`` with this job's id and attempt. What they found
@@ -69,7 +69,7 @@ async def inbound_post_process(ctx: JobRunContext) -> Skipped | FinishWith:
 
 
 @job_handler(LEAD_SCORING_POST_PROCESS)
-async def lead_scoring_post_process(ctx: JobRunContext) -> Skipped | None:
+async def lead_scoring_post_process(ctx: JobRunContext) -> Skipped | FinishWith:
     job = ctx.job
     if job["lead_id"] is None:
         return ctx.skip("the job names no lead")
@@ -79,14 +79,17 @@ async def lead_scoring_post_process(ctx: JobRunContext) -> Skipped | None:
         return ctx.skip(f"lead {job['lead_id']} no longer exists")
     if lead["client_id"] != job["client_id"]:
         return ctx.skip(f"lead {lead['id']} belongs to another client")
-    result = await postprocess.score_lead(_ai_client(ctx), ctx.store, lead, context["transcript"])
+    scores = await postprocess.lead_scores(_ai_client(ctx), lead, context["transcript"])
     log.debug(
         "job %s: lead %s scored fit %s intent %s overall %s%s",
         job["id"],
         lead["id"],
-        result.get("fit_score"),
-        result.get("intent_score"),
-        result.get("overall_score"),
-        " (disqualified)" if result.get("disqualified") else "",
+        scores["fit"],
+        scores["intent"],
+        scores["overall"],
+        " (disqualified)" if scores["disqualified"] else "",
     )
-    return None
+    # Stored with the job's SUCCEEDED; an opt-out meanwhile still wins (the write decides).
+    fit, intent, overall, reasoning = (scores[k] for k in ("fit", "intent", "overall", "reasoning"))
+    args = (lead["id"], fit, intent, overall, reasoning, ctx.now_iso())
+    return ctx.finish_with("set_lead_score", *args)

@@ -121,3 +121,14 @@ def test_a_job_result_names_only_finish_writes():
         db.JobResult("SUCCEEDED", writes=(("ingest", ()),))
     with pytest.raises(ValueError, match="no writes"):
         db.JobResult("FAILED", "boom", writes=(("finish_inbound", ()),))
+
+
+def test_a_scoring_job_stores_its_scores_with_its_succeeded(backend_store, client):
+    sync = backend_store.sync
+    stored, claimed, _ = _claimed_inbound(backend_store, client)
+    scores = (stored.lead_id, 3, 4, 4, "keen", LATER)
+    result = db.JobResult("SUCCEEDED", writes=(("set_lead_score", scores),))
+    assert sync.finish_job(claimed, result, runner_id="r", now=LATER) == (True, [])
+    lead = sync.get_lead(stored.lead_id)
+    assert (lead["fit_score"], lead["intent_score"], lead["overall_score"]) == (3, 4, 4)
+    assert (lead["score_reasoning"], lead["scored_at"]) == ("keen", LATER)

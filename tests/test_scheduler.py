@@ -90,6 +90,13 @@ def test_a_webhooks_job_starts_within_tens_of_milliseconds(serve, workspace, dat
     wait_for(lambda: statuses(database) == {"SUCCEEDED": 10}, timeout=5, what="10 jobs done")
     types = [j["type"] for j in all_jobs(database)]
     assert sorted(types) == sorted([SMS] * 5 + [SCORING] * 5)
+    # The roll-ups (inbound) and the scores (scoring) were written with each job's SUCCEEDED.
+    leads = database.execute(
+        "SELECT last_inbound_at, overall_score, scored_at FROM leads WHERE id IN "
+        "(SELECT lead_id FROM background_jobs WHERE type = ?)",
+        (SCORING,),
+    ).fetchall()
+    assert leads and all(at and score in (1, 2, 3, 4) and scored for at, score, scored in leads)
 
 
 def test_the_lifespan_starts_the_scheduler_and_stops_everything(settings, workspace, database):

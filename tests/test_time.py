@@ -31,3 +31,24 @@ def test_a_span_is_written_in_its_two_largest_units():
         "2d 3h",
         "0s",
     ]
+
+
+@pytest.mark.parametrize(
+    ("moment", "stored"),
+    [
+        (datetime(2026, 1, 18, 10, 0, 0, 123999, tzinfo=UTC), "2026-01-18T10:00:00.123Z"),
+        (datetime(2026, 1, 18, 10, 0, 0), "2026-01-18T10:00:00.000Z"),  # naive is UTC
+        (datetime(999, 12, 31, 23, 59, 59, 999999), "0999-12-31T23:59:59.999Z"),
+        (
+            datetime(2026, 1, 1, 5, 0, 0, 999999, tzinfo=timezone(timedelta(hours=5))),
+            "2026-01-01T00:00:00.999Z",
+        ),
+        (
+            datetime(2026, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=-2, minutes=-30))),
+            "2026-01-01T03:00:00.000Z",
+        ),
+    ],
+)
+def test_iso_is_utc_with_milliseconds_and_z(moment, stored):
+    assert db.iso(moment) == stored
+    assert db.iso(db.parse_iso(stored)) == stored
