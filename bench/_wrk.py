@@ -57,6 +57,7 @@ class Result:
     requests: int
     errors: int
     cpu_us: float | None = None  # the server's CPU time per request, when measured
+    file_bytes: float | None = None  # what the database and its WAL grew by, per request
 
 
 def have_wrk() -> bool:

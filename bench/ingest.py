@@ -65,7 +65,7 @@ def measure(seconds: int, connections: int) -> list[tuple[str, _wrk.Result]]:
             token = _servers.add_workspace(db_path)
             started: list = []
             with _servers.leadhook_server(db_path, started=started, **extra) as url:
-                _wrk.run(
+                warm = _wrk.run(
                     url,
                     ROUTE,
                     seconds=2,
@@ -86,6 +86,8 @@ def measure(seconds: int, connections: int) -> list[tuple[str, _wrk.Result]]:
                 # The server's CPU per request: steadier than the rate on a shared machine.
                 cpu = _servers.cpu_seconds(started[0].pid) - cpu
                 result.cpu_us = cpu / max(1, result.requests) * 1e6
+                grown = sum(p.stat().st_size for p in Path(tmp).glob("bench.db*"))
+                result.file_bytes = grown / max(1, warm.requests + result.requests)
                 rows.append((label, result))
     return rows
 
@@ -101,13 +103,14 @@ def report(rows: list[tuple[str, _wrk.Result]], connections: int) -> str:
         f"ingest at {connections} connections (wrk, 1 worker, synchronous=FULL)",
         f"stack, both sides: {STACK}",
         f"{'case':<34} {'req/s':>9} {'x bare':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
-        f" {'CPU us/req':>11}",
+        f" {'CPU us/req':>11} {'file B/req':>11}",
     ]
     for label, r in rows:
         cpu = f"{r.cpu_us:>11.0f}" if r.cpu_us is not None else f"{'':>11}"
+        grown = f"{r.file_bytes:>11.0f}" if r.file_bytes is not None else f"{'':>11}"
         lines.append(
             f"{label:<34} {r.requests_per_s:>9.0f} {r.requests_per_s / base:>7.2f} "
-            f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.errors:>7} {cpu}"
+            f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.errors:>7} {cpu} {grown}"
         )
     unique = dict(rows)["webhook, unique payloads"]
     dups = dict(rows)["webhook, 50 % duplicates"]
@@ -128,12 +131,15 @@ def report(rows: list[tuple[str, _wrk.Result]], connections: int) -> str:
         _mean(rows, WITHOUT_LABEL, "requests_per_s"),
     )
     cpu_on, cpu_off = _mean(rows, WITH_LABEL, "cpu_us"), _mean(rows, WITHOUT_LABEL, "cpu_us")
+    bytes_on = _mean(rows, WITH_LABEL, "file_bytes")
+    bytes_off = _mean(rows, WITHOUT_LABEL, "file_bytes")
     lines.append(
         f"the ledger and metrics: {on:.0f} req/s with them, {off:.0f} without (mean of "
         f"{PAIRS} alternate runs each): they cost {(1 - on / off) * 100:.1f} % of the rate "
         f"(target <= 10 %); "
         f"server CPU {cpu_on:.0f} against {cpu_off:.0f} us a request "
-        f"({(cpu_on / cpu_off - 1) * 100:+.1f} %)"
+        f"({(cpu_on / cpu_off - 1) * 100:+.1f} %); the files grow {bytes_on:.0f} against "
+        f"{bytes_off:.0f} bytes a request"
     )
     return "\n".join(lines)
 
