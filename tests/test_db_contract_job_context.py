@@ -81,25 +81,24 @@ def _scoring_jobs(sync) -> list[dict]:
     return [j for j in sync.list_jobs(limit=50) if j["type"] == LEAD_SCORING_POST_PROCESS]
 
 
-def test_the_finish_writes_commit_with_the_succeeded(backend_store, client):
+@pytest.mark.parametrize(
+    ("runner_id", "written", "status"),
+    [("r", True, "SUCCEEDED"), ("someone else", False, "RUNNING")],
+    ids=["claim held", "claim lost"],
+)
+def test_the_finish_writes_commit_with_the_result(
+    backend_store, client, runner_id, written, status
+):
+    # Also when the claim was lost: they are the handler's results, and the job's next run
+    # finds them instead of paying for them again.
     sync = backend_store.sync
     stored, claimed, row = _claimed_inbound(backend_store, client)
     result = db.JobResult("SUCCEEDED", writes=(("finish_inbound", (row, LATER)),))
-    assert sync.finish_job(claimed, result, runner_id="r", now=LATER) == (True, [])
-    assert sync.get_job(claimed["id"])["status"] == "SUCCEEDED"
+    assert sync.finish_job(claimed, result, runner_id=runner_id, now=LATER) == (written, [])
+    assert sync.get_job(claimed["id"])["status"] == status
     [scoring] = _scoring_jobs(sync)
     assert scoring["lead_id"] == stored.lead_id
     assert sync.get_lead(stored.lead_id)["last_inbound_at"] == row["sent_at"]
-
-
-def test_the_finish_writes_run_also_when_the_claim_was_lost(backend_store, client):
-    # They are the handler's results: the job's next run finds them and pays for nothing again.
-    sync = backend_store.sync
-    _, claimed, row = _claimed_inbound(backend_store, client)
-    result = db.JobResult("SUCCEEDED", writes=(("finish_inbound", (row, LATER)),))
-    assert sync.finish_job(claimed, result, runner_id="someone else", now=LATER) == (False, [])
-    assert sync.get_job(claimed["id"])["status"] == "RUNNING"
-    assert len(_scoring_jobs(sync)) == 1
 
 
 def test_a_failing_finish_write_writes_nothing(backend_store, client):
