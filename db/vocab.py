@@ -35,7 +35,7 @@ JOB_STATUSES = (PENDING, RUNNING, SUCCEEDED, FAILED)
 FINISHED_JOB_STATUSES = (SUCCEEDED, FAILED)
 # The write operations a job handler may hand to its job's finish (``JobResult.writes``): run
 # in the same transaction as the SUCCEEDED, so the job costs one commit fewer.
-FINISH_WRITES = frozenset({"finish_inbound", "set_lead_score"})
+FINISH_WRITES = frozenset({"finish_inbound", "insert_draft", "set_lead_score"})
 
 DEFAULT_MAX_ATTEMPTS = 5
 MAX_ATTEMPTS = {LEAD_SCORING_POST_PROCESS: 3}

@@ -71,14 +71,36 @@ async def post_process_inbound(
     lead: dict,
     context: dict | None = None,
 ) -> dict:
-    """Sentiment, lead status and (for Follow Up and the positive tags) a reply draft.
+    """:func:`inbound_steps`, then the new draft written: ``draft_id`` and ``draft_created``
+    in the result are the insert's."""
+    result, draft = await inbound_steps(ai_client, store, message, lead, context)
+    if draft is not None:
+        *args, now = draft
+        draft_id, created = await store.insert_draft(*args, now=now)
+        result.update(draft_id=draft_id, draft_created=created)
+    return result
+
+
+async def inbound_steps(
+    ai_client: AIClient,
+    store: db.Store,
+    message: dict,
+    lead: dict,
+    context: dict | None = None,
+) -> tuple[dict, tuple | None]:
+    """Sentiment, lead status and (for Follow Up and the positive tags) a reply draft, which
+    is returned to be written, not written: ``(result, draft)``, ``draft`` the arguments of
+    ``Store.insert_draft`` (client, lead, message, channel, body, now) or None when no new
+    draft was made. The job handler writes it with the job's SUCCEEDED;
+    :func:`post_process_inbound` writes it at once.
 
     ``message`` and ``lead`` are their table rows (``Store.get_message``,
     ``Store.get_lead``); ``context``: the message's ``Store.inbound_context`` (read here when
     not given; the job handler has it already) for its kept classification, its draft and the
     transcript. Returns ``{"message_id", "lead_id", "sentiment_tag", "status",
     "classified_by": "rule"|"ai"|None, "sentiment_reused", "lead_updated", "draft_id",
-    "draft_created", "skipped"}``; ``sentiment_tag`` and ``status`` are this message's;
+    "draft_created", "skipped"}`` (``draft_id``: an existing draft's; ``draft_created`` is
+    False here); ``sentiment_tag`` and ``status`` are this message's;
     ``sentiment_reused``: the classification was an earlier attempt's (no call made).
 
     Nothing is done for an outbound message or a lead already blacklisted (an opt-out is
@@ -103,10 +125,10 @@ async def post_process_inbound(
     }
     if message.get("direction") != "inbound":
         result["skipped"] = "not an inbound message"
-        return result
+        return result, None
     if scoring.disqualification(lead):
         result["skipped"] = "lead is blacklisted"
-        return result
+        return result, None
     ids = {"client_id": client_id, "lead_id": lead_id, "message_id": message_id}
     if context is None:
         context = await store.inbound_context(message_id, drafts.TRANSCRIPT_FOR_DRAFT)
@@ -123,25 +145,21 @@ async def post_process_inbound(
         lead = await store.get_lead(lead_id) or lead
         if scoring.disqualification(lead):
             result["skipped"] = "lead is blacklisted"
-            return result
+            return result, None
 
     channel = message["channel"]
     if not drafts.wants_draft(tag, channel):
-        return result
+        return result, None
     existing = context["draft"]
     if existing is not None:
         result["draft_id"] = existing["id"]
-        return result
+        return result, None
     answer = await ai_client.complete_json(
         drafts.draft_prompt(message, lead, tag, context["transcript"]),
         validate=drafts.draft_validator(channel),
         **ids,
     )
-    draft_id, created = await store.insert_draft(
-        client_id, lead_id, message_id, channel, answer.value, now=ai_client.now()
-    )
-    result.update(draft_id=draft_id, draft_created=created)
-    return result
+    return result, (client_id, lead_id, message_id, channel, answer.value, ai_client.now())
 
 
 async def lead_scores(ai_client: AIClient, lead: dict, transcript: list[dict]) -> dict:

@@ -75,9 +75,9 @@ class JobRunContext:
         """Succeed without work; the attempt's line (scheduler._attempt) gives ``reason``."""
         return Skipped(reason)
 
-    def finish_with(self, name: str, *args: object) -> FinishWith:
-        """Succeed, writing the store operation ``name(*args)`` in the job's finish."""
-        return FinishWith(((name, args),))
+    def finish_with(self, *writes: tuple[str, tuple]) -> FinishWith:
+        """Succeed, writing each store operation ``(name, args)`` in the job's finish."""
+        return FinishWith(tuple(writes))
 
 
 JobHandler = Callable[[JobRunContext], Awaitable[Skipped | FinishWith | None]]

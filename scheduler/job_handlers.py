@@ -3,11 +3,11 @@
 Inbound post-processing (SMS, email, LinkedIn, SmartLead, Instantly): load the message, its
 lead and what an earlier attempt kept, in one read (``Store.inbound_context``); skip (succeed
 without work) when the message vanished or is outbound; run the AI steps
-(:func:`postprocess.post_process_inbound`); then, in the transaction that marks the job
-SUCCEEDED (:class:`~scheduler.FinishWith`), bump the lead's roll-ups (idempotent: they only
-move forward) and enqueue ``LEAD_SCORING_POST_PROCESS`` for the message. Lead scoring loads the
-lead and its latest messages in one read (``Store.scoring_context``), scores it
-(:func:`postprocess.lead_scores`) and stores the scores with its SUCCEEDED.
+(:func:`postprocess.inbound_steps`); then, in the transaction that marks the job SUCCEEDED
+(:class:`~scheduler.FinishWith`), insert the new draft, bump the lead's roll-ups (idempotent:
+they only move forward) and enqueue ``LEAD_SCORING_POST_PROCESS`` for the message. Lead
+scoring loads the lead and its latest messages in one read (``Store.scoring_context``),
+scores it (:func:`postprocess.lead_scores`) and stores the scores with its SUCCEEDED.
 
 Both run with the job's telemetry source and context already set, so every AI call is
 recorded as ``background_job:<TYPE>`` with this job's id and attempt. What they found
@@ -51,7 +51,7 @@ async def inbound_post_process(ctx: JobRunContext) -> Skipped | FinishWith:
     if lead is None:
         return ctx.skip(f"lead {message['lead_id']} no longer exists")
 
-    result = await postprocess.post_process_inbound(
+    result, draft = await postprocess.inbound_steps(
         _ai_client(ctx), ctx.store, message, lead, context
     )
     log.debug(
@@ -61,11 +61,13 @@ async def inbound_post_process(ctx: JobRunContext) -> Skipped | FinishWith:
         result.get("sentiment_tag"),
         result.get("classified_by"),
         result.get("status"),
-        result.get("draft_id") or "-",
+        "new" if draft else result.get("draft_id") or "-",
     )
-
-    # The roll-ups and the scoring job commit with the job's SUCCEEDED: a commit fewer.
-    return ctx.finish_with("finish_inbound", message, ctx.now_iso())
+    # The new draft, the roll-ups and the scoring job commit with the job's SUCCEEDED: each
+    # commit a job waits for is a turn in the writer's queue. A draft lost with a failed
+    # commit is asked for again, as it was when it had a commit of its own.
+    finish = ("finish_inbound", (message, ctx.now_iso()))
+    return ctx.finish_with(*([("insert_draft", draft)] if draft else []), finish)
 
 
 @job_handler(LEAD_SCORING_POST_PROCESS)
@@ -92,4 +94,4 @@ async def lead_scoring_post_process(ctx: JobRunContext) -> Skipped | FinishWith:
     # Stored with the job's SUCCEEDED; an opt-out meanwhile still wins (the write decides).
     fit, intent, overall, reasoning = (scores[k] for k in ("fit", "intent", "overall", "reasoning"))
     args = (lead["id"], fit, intent, overall, reasoning, ctx.now_iso())
-    return ctx.finish_with("set_lead_score", *args)
+    return ctx.finish_with(("set_lead_score", args))

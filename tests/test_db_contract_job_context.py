@@ -131,3 +131,15 @@ def test_a_scoring_job_stores_its_scores_with_its_succeeded(backend_store, clien
     lead = sync.get_lead(stored.lead_id)
     assert (lead["fit_score"], lead["intent_score"], lead["overall_score"]) == (3, 4, 4)
     assert (lead["score_reasoning"], lead["scored_at"]) == ("keen", LATER)
+
+
+def test_an_inbound_job_stores_its_draft_with_its_succeeded(backend_store, client):
+    sync = backend_store.sync
+    stored, claimed, row = _claimed_inbound(backend_store, client)
+    draft = (client[0].id, stored.lead_id, stored.message_id, "sms", "Hi Dana", LATER)
+    writes = (("insert_draft", draft), ("finish_inbound", (row, LATER)))
+    result = db.JobResult("SUCCEEDED", writes=writes)
+    assert sync.finish_job(claimed, result, runner_id="r", now=LATER) == (True, [])
+    kept = sync.get_draft(stored.message_id, "sms")
+    assert (kept["body"], kept["status"], kept["created_at"]) == ("Hi Dana", "pending", LATER)
+    assert len(_scoring_jobs(sync)) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import ai
+import db
 import postprocess
 from postprocess import drafts as draft_rules
 from postprocess.drafts import draft_prompt, write_draft
@@ -65,6 +66,35 @@ async def test_a_draft_is_made_at_most_once_per_message_and_channel(
     # the second run reuses the message's classification and never pays for a second draft
     assert features == ["sentiment.classify", "draft.generate.sms"]
     assert len(fake_openai.requests) == 2
+
+
+async def test_the_job_writes_its_draft_with_its_succeeded(
+    openai_client, store, database, fake_openai, seed_inbound
+):
+    # The handler asks for the draft and hands it to the job's finish: no commit of its own.
+    from types import SimpleNamespace
+
+    from scheduler import FinishWith
+    from scheduler.job_handlers import inbound_post_process
+
+    message, _ = seed_inbound("Sounds good, tell me more")
+    [job] = await store.claim_jobs(runner_id="r", now=db.iso(db.utcnow()), limit=1)
+    ctx = SimpleNamespace(
+        job=job,
+        store=store,
+        ai=openai_client,
+        now_iso=lambda: db.iso(db.utcnow()),
+        finish_with=lambda *writes: FinishWith(writes),
+    )
+    with ai.ai_telemetry_source(SMS_SOURCE):
+        ended = await inbound_post_process(ctx)
+    assert [name for name, _ in ended.writes] == ["insert_draft", "finish_inbound"]
+    assert drafts(database) == []
+    result = db.JobResult("SUCCEEDED", writes=ended.writes)
+    assert await store.finish_job(job, result, runner_id="r", now=db.iso(db.utcnow()))
+    [draft] = drafts(database)
+    assert (draft["trigger_message_id"], draft["status"]) == (message["id"], "pending")
+    assert draft["body"]  # the fake model's answer
 
 
 def test_insert_draft_does_nothing_on_conflict(store, seed_inbound):

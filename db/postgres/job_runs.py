@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 
 from db.postgres._sql import notify_jobs, one, rows
+from db.postgres.drafts import insert_draft
 from db.postgres.jobs import finish_inbound
 from db.postgres.leads import set_lead_score
 from db.records import JobResult
@@ -89,7 +90,11 @@ def _reschedule(
 
 
 # The writes a handler may hand to its job's finish (``JobResult.writes``), by name.
-FINISH_WRITES = {"finish_inbound": finish_inbound, "set_lead_score": set_lead_score}
+FINISH_WRITES = {
+    "finish_inbound": finish_inbound,
+    "insert_draft": insert_draft,
+    "set_lead_score": set_lead_score,
+}
 
 
 def _finish_writes(conn: psycopg.Connection, writes: tuple[tuple[str, tuple], ...]) -> None:

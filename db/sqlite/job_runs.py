@@ -23,6 +23,7 @@ from sqlite_utils import Database
 
 from db.records import JobResult
 from db.sqlite._connection import one, rows
+from db.sqlite.drafts import insert_draft
 from db.sqlite.jobs import finish_inbound
 from db.sqlite.leads import set_lead_score
 from db.vocab import FAILED, PENDING, SUCCEEDED
@@ -123,7 +124,11 @@ def _reschedule(
 
 
 # The writes a handler may hand to its job's finish (``JobResult.writes``), by name.
-FINISH_WRITES = {"finish_inbound": finish_inbound, "set_lead_score": set_lead_score}
+FINISH_WRITES = {
+    "finish_inbound": finish_inbound,
+    "insert_draft": insert_draft,
+    "set_lead_score": set_lead_score,
+}
 
 
 def _finish_writes(db: Database, writes: tuple[tuple[str, tuple], ...]) -> None:
