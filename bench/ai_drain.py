@@ -13,7 +13,8 @@ inbound job), then the lead's score (the scoring job it queues).
   a burst of 200 replies; drain time against the time the limit itself imposes, and 429s.
 - c: a backlog draining as in (a); AI calls/s alone, with wrk posting GoHighLevel webhooks at
   64 connections, and alone again; the ingest rate and p99 of that row. Needs wrk.
-- d: RSS of the server draining a backlog of 100,000 jobs (offline AI), against an idle one.
+- d: RSS of the server draining a backlog of 100,000 jobs (offline AI), against an idle one,
+  and how fast it drains them (jobs/s, the server's CPU a job).
 
 Drain times come from the database (first reply received → last job finished).
 
@@ -316,14 +317,21 @@ def case_d(args) -> None:
                 with server as (_, pid):
                     reader = sqlite3.connect(path)
                     samples, started = [], time.monotonic()
+                    cpu = _servers.cpu_seconds(pid)
                     while (elapsed := time.monotonic() - started) < args.memory_seconds:
                         samples.append((elapsed, _rss_mb(pid)))
                         time.sleep(min(5, args.memory_seconds / 6))
                     samples.append((time.monotonic() - started, _rss_mb(pid)))
                     done = _counts(reader).get("SUCCEEDED", 0)
+                    cpu = _servers.cpu_seconds(pid) - cpu
                     reader.close()
             shown = ", ".join(f"{t:.0f}s {mb:.0f}" for t, mb in samples)
-            print(f"{label:>8}: RSS MB {shown}; jobs finished {done}")
+            rate = ""
+            if done:
+                rate = (
+                    f" ({done / samples[-1][0]:.0f} jobs/s, {cpu / done * 1e6:.0f} us of CPU a job)"
+                )
+            print(f"{label:>8}: RSS MB {shown}; jobs finished {done}{rate}")
 
 
 def main() -> None:
