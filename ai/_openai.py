@@ -222,7 +222,7 @@ class OpenAIProvider:
             max_retries=0,
             timeout=timeout,
             # aiohttp under the SDK's client: half the CPU a call of the default pool, which
-            # checks every kept connection on each request (bench/ai_drain.py, docs/ai.md).
+            # checks every kept connection on each request (bench/ai_client.py, docs/ai.md).
             http_client=openai.DefaultAioHttpClient(timeout=timeout),
         )
         self.base_url = public_url(str(self._client.base_url))
