@@ -56,11 +56,17 @@ def test_no_ai_row_is_lost_on_a_full_disk_once_space_returns(serve, workspace, d
                 return jobs_done and len(jobs.ai_rows()) == len(fake.requests)
 
             jobs.wait_for(all_written, "every paid call's row", timeout=30)
+            # The recorder says so once its last write has returned (after the commit the
+            # rows above are seen by), and only when nothing else is pending by then.
+            jobs.wait_for(
+                lambda: any("written again" in line for line in log.lines(logging.INFO)),
+                "the recorder's written-again line",
+                timeout=10,
+            )
         jobs.close()
     assert client.records_pending == client.records_failed == 0
     assert len(jobs.ai_rows()) == len(fake.requests) == 9  # 3 messages × sentiment, draft, score
     assert any("keeping" in line and "in memory" in line for line in log.lines())
-    assert any("written again" in line for line in log.lines(logging.INFO))
 
 
 @pytest.mark.anyio
