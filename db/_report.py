@@ -19,18 +19,12 @@ import math
 from collections import defaultdict
 from typing import Any
 
+from db.vocab import SPEND_SUMS
+
 UNATTRIBUTED = "unattributed"
 NO_CLIENT = "no client"  # the spend group of calls without a client
-SUMMED = (
-    "calls",
-    "errors",
-    "input_tokens",
-    "cached_input_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "total_tokens",
-    "unpriced_calls",
-)
+# The spend sums but the cost, which is summed apart (None when no row has one).
+SUMMED = tuple(name for name in SPEND_SUMS if name != "cost_usd")
 
 
 def nearest_rank(histogram: dict[int, int], percent: float) -> int | None:

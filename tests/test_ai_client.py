@@ -253,6 +253,18 @@ async def test_connection_error_is_retryable(make_client, database):
     assert row["status"] == "error"
 
 
+async def test_the_sdk_posts_over_aiohttp(make_client, fake_openai, database):
+    # Half the CPU a call of the SDK's default pool (bench/ai_client.py).
+    import openai
+
+    client = make_client()
+    assert isinstance(client.provider._client._client, openai.DefaultAioHttpClient)
+    with ai.ai_telemetry_source(SOURCE):
+        await client.complete_json(PROMPT)
+    [row] = await rows_after(client, database)
+    assert row["status"] == "success"
+
+
 async def test_a_connection_the_server_closes_is_a_connection_error(make_client, database):
     # The SDK's aiohttp transport calls this a connect timeout; the log must not say timeout.
     async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
